@@ -1,0 +1,46 @@
+# rmf_spark: the two set-up commands are `make demo` and `make test`.
+# Each creates .venv if absent, installs the package with its dev extras, fills the JAR cache
+# (Maven Central, once), then runs the demo / the test suite.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export SPARK_LOCAL_IP ?= 127.0.0.1
+
+.PHONY: install jars demo test lint format doctor clean bench
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+jars: $(STAMP)
+	$(PY) -m rmf_spark.jvm resolve
+
+demo: install jars
+	$(VENV)/bin/rmf doctor
+
+test: install jars
+	$(VENV)/bin/ruff check rmf_spark jobs tests bench
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check rmf_spark jobs tests bench
+	$(VENV)/bin/ruff format --check rmf_spark jobs tests bench
+
+format: install
+	$(VENV)/bin/ruff format rmf_spark jobs tests bench
+	$(VENV)/bin/ruff check --fix rmf_spark jobs tests bench
+
+doctor: install jars
+	$(VENV)/bin/rmf doctor
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache spark-warehouse lake demo-out

@@ -1,0 +1,146 @@
+"""Typed configuration loaded from ``conf/*.toml``.
+
+A profile is a TOML file with one table per concern (``[spark]``, ``[lake]``, one per stage).
+It is parsed with :mod:`tomllib` and validated by pydantic models that forbid unknown keys, so a
+typo, a wrong type or an out-of-range value stops the run with a message naming the file and
+the dotted key. Nothing in a profile is evaluated as code.
+
+Examples
+--------
+>>> from rmf_spark.config import load_config
+>>> cfg = load_config("conf/local.toml", overrides={"spark.shuffle_partitions": 4})
+>>> cfg.spark.shuffle_partitions
+4
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rmf_spark.errors import ConfigError
+
+__all__ = ["LakeSettings", "RmfConfig", "SparkSettings", "default_config_path", "load_config"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SparkSettings(_Section):
+    """How the SparkSession is built (see :mod:`rmf_spark.session`)."""
+
+    master: str = Field("local[*]", description="Spark master; ignored under spark-submit")
+    app_name: str = "rmf_spark"
+    shuffle_partitions: int = Field(
+        0, ge=0, le=100_000, description="0 = auto: 2 x the cores of a local master"
+    )
+    driver_memory: str | None = Field(
+        None, pattern=r"^\d+[kmgt]$", description="e.g. '4g'; local mode only"
+    )
+    ui_enabled: bool = True
+    log_level: str = Field("WARN", pattern=r"^(ALL|DEBUG|INFO|WARN|ERROR|FATAL|OFF)$")
+    conf: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="any other Spark settings, passed as they are"
+    )
+
+
+class LakeSettings(_Section):
+    """Where Delta tables live (see :mod:`rmf_spark.lake`)."""
+
+    root: str = Field("lake", description="lake root; relative paths are taken from the CWD")
+
+
+class RmfConfig(_Section):
+    """A whole profile. Stage sections are added by the stages that read them."""
+
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    lake: LakeSettings = Field(default_factory=LakeSettings)
+    source: str = Field("<defaults>", exclude=True, description="file the profile came from")
+
+
+def default_config_path() -> Path:
+    """``$RMF_CONFIG``, else ``./conf/local.toml``, else the checkout's ``conf/local.toml``."""
+    env = os.environ.get("RMF_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("conf/local.toml")
+    if local.is_file():
+        return local
+    return Path(__file__).resolve().parent.parent / "conf" / "local.toml"
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override '{key}': '{part}' is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``key=value`` (value in TOML syntax, bare words taken as strings)."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' is not of the form key=value")
+    key, raw = (s.strip() for s in text.split("=", 1))
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def _format_errors(source: str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{source}: unknown key '{key}'")
+        else:
+            got = e.get("input")
+            lines.append(f"{source}: key '{key}': {e['msg']} (got {got!r})")
+    return "\n".join(lines)
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    overrides: dict[str, Any] | None = None,
+) -> RmfConfig:
+    """Load and validate a profile.
+
+    Parameters
+    ----------
+    path
+        TOML file; default :func:`default_config_path`.
+    overrides
+        Dotted keys to set after reading the file, e.g. ``{"spark.shuffle_partitions": 8}``.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or not TOML, or a key is unknown, of the wrong type or out of
+        range. The message names the file and the dotted key.
+    """
+    p = Path(path) if path is not None else default_config_path()
+    if not p.is_file():
+        raise ConfigError(f"{p}: configuration file not found", code="CONFIG_NOT_FOUND")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}", code="CONFIG_NOT_TOML") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text", code="CONFIG_NOT_TOML") from exc
+    for key, value in (overrides or {}).items():
+        _set_dotted(data, key, value)
+    try:
+        return RmfConfig.model_validate({**data, "source": str(p)})
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(str(p), exc)) from None

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _result(stdout: str) -> dict:
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, stdout[-3000:]
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+@pytest.mark.slow
+def test_spark_submit_runs_a_job_and_keeps_the_command_line_master(tmp_path, cli_env):
+    # The profile says local[*]; the command line says local[1] and must win.
+    env = {**cli_env, "SPARK_SUBMIT_ARGS": "--master local[1] --driver-memory 1g"}
+    out = subprocess.run(
+        [str(ROOT / "spark-submit.sh"), "selfcheck_distributed", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = _result(out.stdout)
+    assert result["ok"], result
+    assert result["master"] == "local[1]"
+    assert (tmp_path / "selfcheck_counts" / "_delta_log").is_dir()
+
+
+@pytest.mark.slow
+def test_local_cluster_runs_join_delta_and_pandas_udf_in_separate_executors(tmp_path, cli_env):
+    env = {**cli_env, "SPARK_SUBMIT_ARGS": "--master local-cluster[2,1,1024] --driver-memory 1g"}
+    out = subprocess.run(
+        [str(ROOT / "spark-submit.sh"), "selfcheck_distributed", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=420,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = _result(out.stdout)
+    assert result["master"] == "local-cluster[2,1,1024]"
+    assert result["block_managers"] == 3  # the driver and two executor JVMs
+    assert result["ok"], result
+
+
+def test_spark_submit_unknown_job_is_a_clear_error(cli_env):
+    out = subprocess.run(
+        [str(ROOT / "spark-submit.sh"), "no_such_job"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "no job 'no_such_job'" in out.stderr
