@@ -20,18 +20,15 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from rmf_spark.config_base import Section
 from rmf_spark.errors import ConfigError
 
 __all__ = ["LakeSettings", "RmfConfig", "SparkSettings", "default_config_path", "load_config"]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SparkSettings(_Section):
+class SparkSettings(Section):
     """How the SparkSession is built (see :mod:`rmf_spark.session`)."""
 
     master: str = Field("local[*]", description="Spark master; ignored under spark-submit")
@@ -49,14 +46,15 @@ class SparkSettings(_Section):
     )
 
 
-class LakeSettings(_Section):
+class LakeSettings(Section):
     """Where Delta tables live (see :mod:`rmf_spark.lake`)."""
 
     root: str = Field("lake", description="lake root; relative paths are taken from the CWD")
 
 
-class RmfConfig(_Section):
-    """A whole profile. Stage sections are added by the stages that read them."""
+class RmfConfig(Section):
+    """A whole profile. Stage sections are defined next to the stage that reads them (each a
+    :class:`rmf_spark.config_base.Section` subclass) and added here as one field each."""
 
     spark: SparkSettings = Field(default_factory=SparkSettings)
     lake: LakeSettings = Field(default_factory=LakeSettings)
