@@ -3,6 +3,7 @@
 # (Maven Central, once), then runs the demo / the test suite.
 
 SHELL := /bin/bash
+SRC := $(wildcard rmf_spark jobs tests bench)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -28,16 +29,16 @@ demo: install jars
 	$(VENV)/bin/rmf doctor
 
 test: install jars
-	$(VENV)/bin/ruff check rmf_spark jobs tests bench
+	$(VENV)/bin/ruff check $(SRC)
 	$(VENV)/bin/pytest
 
 lint: install
-	$(VENV)/bin/ruff check rmf_spark jobs tests bench
-	$(VENV)/bin/ruff format --check rmf_spark jobs tests bench
+	$(VENV)/bin/ruff check $(SRC)
+	$(VENV)/bin/ruff format --check $(SRC)
 
 format: install
-	$(VENV)/bin/ruff format rmf_spark jobs tests bench
-	$(VENV)/bin/ruff check --fix rmf_spark jobs tests bench
+	$(VENV)/bin/ruff format $(SRC)
+	$(VENV)/bin/ruff check --fix $(SRC)
 
 doctor: install jars
 	$(VENV)/bin/rmf doctor
