@@ -76,6 +76,156 @@ def jars_resolve() -> None:
     typer.echo(f"JAR cache {jvm.cache_dir()}: complete ({len(added)} added)")
 
 
+@app.command()
+def convergence(
+    mno: Annotated[str, typer.Option("--mno", help="MNO id, e.g. mno_a")],
+    date: Annotated[str, typer.Option("--date", help="day to process, YYYY-MM-DD")],
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """C-layer: grid, cell footprints, connection probabilities and event location for a day."""
+    import json
+
+    from rmf_spark.clayer.runner import run_convergence
+    from rmf_spark.session import get_spark
+
+    cfg = config_from_options(config, set_)
+    summary = run_convergence(get_spark(cfg), cfg, mno=mno, date=date)
+    typer.echo(json.dumps(summary, indent=2))
+
+
+@app.command()
+def synth(
+    profile: Annotated[str, typer.Option("--profile", "-p", help="tiny, small, bench or a TOML")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
+    seed: Annotated[int | None, typer.Option("--seed", help="override the profile's seed")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Generate a synthetic world (raw MNO data, reference data, ground truth) into OUT."""
+    import json
+
+    from rmf_spark.session import get_spark
+    from rmf_spark.synth import generate_world, load_profile
+
+    prof = load_profile(profile)  # validate before starting Spark
+    manifest = generate_world(get_spark(config_from_options(config, set_)), prof, out, seed=seed)
+    typer.echo(json.dumps(manifest["counts"], sort_keys=True))
+    typer.echo(f"synthetic world '{prof.name}' written to {out} in {manifest['seconds']} s")
+
+
+@app.command()
+def ingest(
+    mno: Annotated[str, typer.Option("--mno", help="MNO id: a table ingest.mno.ID of the profile")],
+    date: Annotated[str, typer.Option("--date", help="day to load, YYYY-MM-DD")],
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """D-layer: load one day of one MNO's raw events into bronze (validated, pseudonymised)."""
+    import datetime as dt
+    import json
+
+    from rmf_spark.dlayer.runner import ingest_events
+
+    try:
+        day = dt.date.fromisoformat(date)
+    except ValueError:
+        raise RmfError(f"--date {date!r} is not YYYY-MM-DD", code="BAD_ARGUMENT") from None
+    counts = ingest_events(config_from_options(config, set_), mno_id=mno, date=day)
+    typer.echo(json.dumps({"mno": mno, "date": date, **counts.__dict__}, indent=2))
+
+
+@app.command("ingest-cells")
+def ingest_cells(
+    mno: Annotated[str, typer.Option("--mno", help="MNO id: a table ingest.mno.ID of the profile")],
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """D-layer: load one MNO's cell plan into bronze/cells (range-checked, imputed)."""
+    import json
+
+    from rmf_spark.dlayer.runner import ingest_cells as run
+
+    counts = run(config_from_options(config, set_), mno_id=mno)
+    typer.echo(json.dumps({"mno": mno, **counts.__dict__}, indent=2))
+
+
+StartOption = Annotated[
+    str, typer.Option("--start", help="first time point: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC)")
+]
+EndOption = Annotated[
+    str, typer.Option("--end", help="last time point; a bare date means the end of that day")
+]
+MnoOption = Annotated[str, typer.Option("--mno", help="MNO id, e.g. mno_a")]
+
+statistics_app = typer.Typer(help="S-layer statistics computed inside the MNO.")
+app.add_typer(statistics_app, name="statistics")
+
+
+@statistics_app.command("present-population")
+def present_population(
+    mno: MnoOption,
+    start: StartOption,
+    end: EndOption,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """S-layer: devices and people per 100 m tile, 1 km tile and zone at each time point."""
+    import json
+
+    from rmf_spark.slayer.runner import run_present_population
+    from rmf_spark.slayer.time_points import parse_time_bound
+
+    t0, t1 = parse_time_bound(start), parse_time_bound(end, end=True)
+    summary = run_present_population(config_from_options(config, set_), mno=mno, start=t0, end=t1)
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+@app.command()
+def release(
+    mno: MnoOption,
+    start: StartOption,
+    end: EndOption,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="export directory (default: in the lake)")
+    ] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Release present population: disclosure control, Delta + CSV + GeoParquet, manifest."""
+    from rmf_spark.release.runner import run_release
+    from rmf_spark.slayer.time_points import parse_time_bound
+
+    t0, t1 = parse_time_bound(start), parse_time_bound(end, end=True)
+    cfg = config_from_options(config, set_)
+    manifest = run_release(cfg, mno=mno, start=t0, end=t1, out_dir=out)
+    typer.echo(f"released {manifest['rows']} rows ({manifest['suppressed']} suppressed)")
+    typer.echo(f"manifest: {manifest['manifest_path']}")
+
+
+@app.command()
+def evaluate(
+    mno: MnoOption,
+    truth: Annotated[Path, typer.Option("--truth", help="the synthetic world's truth directory")],
+    start: StartOption,
+    end: EndOption,
+    out: Annotated[Path, typer.Option("--out", help="HTML report to write")],
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Accuracy of present population against the synthetic truth, with an HTML report."""
+    import json
+
+    from rmf_spark.evaluate.runner import run_evaluate
+    from rmf_spark.slayer.time_points import parse_time_bound
+
+    t0, t1 = parse_time_bound(start), parse_time_bound(end, end=True)
+    result = run_evaluate(
+        config_from_options(config, set_), mno=mno, truth_dir=truth, start=t0, end=t1, out=out
+    )
+    typer.echo(json.dumps(result, indent=2))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: run ``app``; turn rmf_spark errors into a message and exit 2."""
     try:

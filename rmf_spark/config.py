@@ -22,8 +22,12 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
+from rmf_spark.clayer.settings import ConvergenceSettings
 from rmf_spark.config_base import Section
+from rmf_spark.dlayer.settings import IngestSettings
 from rmf_spark.errors import ConfigError
+from rmf_spark.release.settings import ReleaseSettings
+from rmf_spark.slayer.settings import PresentPopulationSettings
 
 __all__ = ["LakeSettings", "RmfConfig", "SparkSettings", "default_config_path", "load_config"]
 
@@ -58,6 +62,10 @@ class RmfConfig(Section):
 
     spark: SparkSettings = Field(default_factory=SparkSettings)
     lake: LakeSettings = Field(default_factory=LakeSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    convergence: ConvergenceSettings = Field(default_factory=ConvergenceSettings)
+    present_population: PresentPopulationSettings = Field(default_factory=PresentPopulationSettings)
+    release: ReleaseSettings = Field(default_factory=ReleaseSettings)
     source: str = Field("<defaults>", exclude=True, description="file the profile came from")
 
 

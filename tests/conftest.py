@@ -59,3 +59,21 @@ def cli_env():
     env.pop("PYSPARK_GATEWAY_PORT", None)
     env.pop("PYSPARK_GATEWAY_SECRET", None)
     return env
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory, cli_env):
+    """The synthetic world of ``conf/synth/tiny.toml`` (seed 42), generated once per test run
+    with ``rmf synth --profile tiny`` in a subprocess; returns the output directory (raw/,
+    reference/, truth/, synth_manifest.json; see docs/synthetic-world.md)."""
+    import subprocess
+
+    out = tmp_path_factory.mktemp("tiny_world")
+    cmd = [
+        str(Path(sys.executable).parent / "rmf"), "synth", "--profile", "tiny", "--out", str(out),
+        "--set", "spark.master=local[2]", "--set", "spark.shuffle_partitions=2",
+        "--set", "spark.ui_enabled=false", "--set", "spark.driver_memory=2g",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, env=cli_env, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return out

@@ -1,0 +1,1 @@
+"""C-layer (convergence): INSPIRE grid, cell footprints, connection probabilities, events."""

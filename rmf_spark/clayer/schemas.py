@@ -1,0 +1,146 @@
+"""Column names and schemas of every C-layer table, and of the bronze columns the C-layer reads.
+
+Written once here; the meaning of each column is in ``docs/c-layer.md``.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DateType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+__all__ = [
+    "BRONZE_CELL_COLUMNS",
+    "BRONZE_EVENT_COLUMNS",
+    "CELL_FOOTPRINT",
+    "CELL_VERSION",
+    "CLEANING_METRICS",
+    "CONNECTION_PROBABILITY",
+    "CONNECTION_PROBABILITY_PARTITIONS",
+    "EVENT_FLAGS",
+    "EVENT_LOCATION",
+    "EVENT_LOCATION_PARTITIONS",
+    "FOOTPRINT_LOG",
+    "GRID",
+    "TABLES",
+    "TILE_ZONE",
+]
+
+
+def _s(*fields: tuple[str, object]) -> StructType:
+    return StructType([StructField(n, t, True) for n, t in fields])  # type: ignore[arg-type]
+
+
+# --- bronze (D-layer) columns the C-layer reads (docs/tables.md section 2) --------------------
+BRONZE_CELL_COLUMNS = (
+    "cell_id", "valid_from", "valid_to", "x", "y", "altitude_m", "antenna_height_m",
+    "directional", "azimuth_deg", "tilt_deg", "beam_h_deg", "beam_v_deg", "power_w", "range_m",
+    "frequency_mhz", "technology", "cell_type", "path_loss_exponent",
+)  # fmt: skip
+BRONZE_EVENT_COLUMNS = (
+    "device_id", "event_ts", "cell_id", "event_type", "technology", "mcc", "mnc", "plmn",
+    "latitude", "longitude", "record_id", "mno_id", "date", "device_bucket",
+)  # fmt: skip
+
+# --- shared/clayer/grid: one row per INSPIRE 100 m tile -------------------------------------
+GRID = _s(
+    ("tile_id", LongType()),
+    ("inspire_100m", StringType()),
+    ("inspire_1km", StringType()),
+    ("tile_1km_id", LongType()),
+    ("x_ll", DoubleType()),
+    ("y_ll", DoubleType()),
+)
+
+# --- shared/clayer/tile_zone: tile -> zone, one row per tile and zone level ------------------
+TILE_ZONE = _s(("tile_id", LongType()), ("zone_level", IntegerType()), ("zone_id", StringType()))
+
+# --- <mno>/clayer/cell_version: every bronze cell-plan row, with its version and usability ---
+CELL_VERSION = _s(
+    ("cell_id", StringType()),
+    ("valid_from", DateType()),
+    ("valid_to", DateType()),
+    ("footprint_version", StringType()),
+    ("usable", BooleanType()),
+    ("issues", ArrayType(StringType())),
+    ("x", DoubleType()),
+    ("y", DoubleType()),
+    ("range_m", DoubleType()),
+)
+
+# --- <mno>/clayer/cell_footprint: per cell version and tile, before cross-cell pruning ---------
+CELL_FOOTPRINT = _s(
+    ("cell_id", StringType()),
+    ("footprint_version", StringType()),
+    ("tile_id", LongType()),
+    ("signal_dbm", DoubleType()),
+    ("signal_dominance", DoubleType()),
+)
+
+# --- <mno>/clayer/footprint_log: which footprint versions were computed (even if empty) -------
+FOOTPRINT_LOG = _s(
+    ("cell_id", StringType()),
+    ("footprint_version", StringType()),
+    ("n_tiles", LongType()),
+    ("computed_at", TimestampType()),
+)
+
+# --- <mno>/clayer/connection_probability: per date, after pruning -----------------------------
+CONNECTION_PROBABILITY = _s(
+    ("cell_id", StringType()),
+    ("footprint_version", StringType()),
+    ("tile_id", LongType()),
+    ("signal_dominance", DoubleType()),
+    ("p_cell_given_tile", DoubleType()),
+    ("p_tile_given_cell", DoubleType()),
+    ("date", DateType()),
+)
+CONNECTION_PROBABILITY_PARTITIONS = ("date",)
+
+# --- <mno>/clayer/event_location: one row per bronze event -----------------------------------
+EVENT_FLAGS = ("unknown_cell", "cell_not_valid", "impossible_movement", "same_time_duplicate")
+EVENT_LOCATION = _s(
+    ("device_id", StringType()),
+    ("event_ts", TimestampType()),
+    ("cell_id", StringType()),
+    ("footprint_version", StringType()),
+    ("event_type", StringType()),
+    ("technology", StringType()),
+    ("mcc", IntegerType()),
+    ("mnc", StringType()),
+    ("plmn", StringType()),
+    ("domain", StringType()),
+    ("record_id", StringType()),
+    *[(f, BooleanType()) for f in EVENT_FLAGS],
+    ("cell_unusable", BooleanType()),
+    ("usable", BooleanType()),
+    ("tile_id", LongType()),
+    ("mno_id", StringType()),
+    ("date", DateType()),
+    ("device_bucket", IntegerType()),
+)
+EVENT_LOCATION_PARTITIONS = ("date", "device_bucket")
+
+# --- <mno>/clayer/cleaning_metrics: counts of each flag per date -----------------------------
+CLEANING_METRICS = _s(("date", DateType()), ("metric", StringType()), ("value", LongType()))
+
+#: table name -> (schema, partition columns, shared?)
+TABLES: dict[str, tuple[StructType, tuple[str, ...], bool]] = {
+    "grid": (GRID, (), True),
+    "tile_zone": (TILE_ZONE, ("zone_level",), True),
+    "cell_version": (CELL_VERSION, (), False),
+    "cell_footprint": (CELL_FOOTPRINT, (), False),
+    "footprint_log": (FOOTPRINT_LOG, (), False),
+    "connection_probability": (CONNECTION_PROBABILITY, CONNECTION_PROBABILITY_PARTITIONS, False),
+    "event_location": (EVENT_LOCATION, EVENT_LOCATION_PARTITIONS, False),
+    "cleaning_metrics": (CLEANING_METRICS, ("date",), False),
+}

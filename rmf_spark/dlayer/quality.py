@@ -1,0 +1,126 @@
+"""Quality metrics of one load and warnings when they leave the band of the trailing loads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from rmf_spark.dlayer.schemas import QUALITY_METRICS_SCHEMA, QUALITY_WARNINGS_SCHEMA
+
+__all__ = ["compute_quality_metrics", "compute_quality_warnings"]
+
+
+def compute_quality_metrics(
+    bronze_day: DataFrame, *, mno_id: str, date: dt.date, counts: Mapping[str, float]
+) -> DataFrame:
+    """Metrics of one (mno, date) load, one row per metric (:data:`QUALITY_METRICS_SCHEMA`).
+
+    Parameters
+    ----------
+    bronze_day
+        The bronze events of the load (``device_id``, ``cell_id``, ``event_ts``).
+    counts
+        Load counts to include as they are (rows read, quarantined by reason, ...).
+
+    Returns
+    -------
+    DataFrame
+        ``mno_id, metric, value, date`` with ``counts`` plus ``distinct_devices``,
+        ``distinct_cells``, ``events_per_device_{p50,p90,p99,max}``,
+        ``events_per_cell_{p50,p90,max}`` and ``events_hour_00`` .. ``events_hour_23``
+        (hour of ``event_ts`` in UTC). Quantiles are ``percentile_approx`` (accuracy 10 000).
+    """
+    q = [0.5, 0.9, 0.99]
+    groups = [
+        bronze_day.groupBy("device_id").count().select(F.lit("device").alias("k"), "count"),
+        bronze_day.groupBy("cell_id").count().select(F.lit("cell").alias("k"), "count"),
+        bronze_day.groupBy(F.hour("event_ts").alias("h"))
+        .count()
+        .select(F.format_string("hour_%02d", "h").alias("k"), "count"),
+    ]
+    stats = {
+        r["k"]: r
+        for r in groups[0]
+        .unionByName(groups[1])
+        .unionByName(groups[2])
+        .groupBy("k")
+        .agg(
+            F.count(F.lit(1)).alias("n"),
+            F.percentile_approx("count", q, 10_000).alias("q"),
+            F.max("count").alias("mx"),
+            F.sum("count").alias("total"),
+        )
+        .collect()
+    }
+    empty = {"n": 0, "q": None, "mx": None, "total": 0}
+    dev, cell = stats.get("device", empty), stats.get("cell", empty)
+    hours = {h: stats[f"hour_{h:02d}"]["total"] for h in range(24) if f"hour_{h:02d}" in stats}
+    metrics: dict[str, float | None] = {k: float(v) for k, v in counts.items()}
+    metrics["distinct_devices"] = float(dev["n"])
+    metrics["distinct_cells"] = float(cell["n"])
+    for name, row, labels in (
+        ("device", dev, ("p50", "p90", "p99")),
+        ("cell", cell, ("p50", "p90")),
+    ):
+        qs = row["q"] or [None, None, None]
+        for label, value in zip(labels, qs, strict=False):
+            metrics[f"events_per_{name}_{label}"] = None if value is None else float(value)
+        metrics[f"events_per_{name}_max"] = None if row["mx"] is None else float(row["mx"])
+    for h in range(24):
+        metrics[f"events_hour_{h:02d}"] = float(hours.get(h, 0))
+    rows = [(mno_id, k, v, date) for k, v in sorted(metrics.items())]
+    return bronze_day.sparkSession.createDataFrame(rows, QUALITY_METRICS_SCHEMA)
+
+
+def compute_quality_warnings(
+    current: DataFrame,
+    *,
+    history: DataFrame,
+    trailing_loads: int = 7,
+    min_loads: int = 3,
+    sd_band: float = 3.0,
+) -> DataFrame:
+    """Metrics of ``current`` outside mean +/- ``sd_band`` sd of the trailing loads.
+
+    Parameters
+    ----------
+    current
+        One load's metrics (:data:`QUALITY_METRICS_SCHEMA`, one date).
+    history
+        Earlier loads' metrics of the same MNO (dates before the current one).
+    trailing_loads
+        How many of the latest earlier loads form the band (default 7).
+    min_loads
+        No warning for a metric with fewer earlier loads than this (default 3).
+    sd_band
+        Width of the band in sample standard deviations (default 3).
+
+    Returns
+    -------
+    DataFrame
+        :data:`QUALITY_WARNINGS_SCHEMA`: one row per metric outside
+        ``[mean - sd_band * sd, mean + sd_band * sd]`` (with sd = 0 any change is outside).
+
+    Notes
+    -----
+    A Shewhart-style control band: ``|x - mean_k| > c * sd_k`` with the mean and sample
+    standard deviation of the last ``k`` loads (k = 7, c = 3 by default).
+    """
+    rank = F.dense_rank().over(Window.partitionBy("mno_id").orderBy(F.col("date").desc()))
+    recent = history.withColumn("_rank", rank).where(F.col("_rank") <= trailing_loads)
+    band = recent.groupBy("mno_id", "metric").agg(
+        F.mean("value").alias("trailing_mean"),
+        F.coalesce(F.stddev_samp("value"), F.lit(0.0)).alias("trailing_sd"),
+        F.count("value").cast("int").alias("trailing_loads"),
+    )
+    out = (
+        current.join(band, on=["mno_id", "metric"], how="inner")
+        .where(F.col("trailing_loads") >= min_loads)
+        .withColumn("lower", F.col("trailing_mean") - sd_band * F.col("trailing_sd"))
+        .withColumn("upper", F.col("trailing_mean") + sd_band * F.col("trailing_sd"))
+        .where((F.col("value") < F.col("lower")) | (F.col("value") > F.col("upper")))
+    )
+    return out.select(*[F.col(f.name).cast(f.dataType) for f in QUALITY_WARNINGS_SCHEMA.fields])

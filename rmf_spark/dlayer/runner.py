@@ -1,0 +1,399 @@
+"""The D-layer stage runner: the only place that reads raw files and writes bronze tables.
+
+:func:`ingest_events` loads one (mno, date); :func:`ingest_cells` loads one MNO's cell plan.
+Both are idempotent (Delta ``replaceWhere`` on the load's partition, or a whole-table
+overwrite for the cell plan) and account for every row read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+
+from rmf_spark import lake
+from rmf_spark.config import RmfConfig
+from rmf_spark.dlayer import schemas as S
+from rmf_spark.dlayer.audit import LoadCounts, cells_audit_row, load_audit_row
+from rmf_spark.dlayer.cells import with_cell_columns, with_imputed_defaults
+from rmf_spark.dlayer.dedup import to_deduplicated
+from rmf_spark.dlayer.profiles import InputProfile, load_profile
+from rmf_spark.dlayer.pseudonymise import (
+    drop_keys,
+    key_period_start,
+    load_master_key,
+    period_keys,
+    with_device_id,
+)
+from rmf_spark.dlayer.quality import compute_quality_metrics, compute_quality_warnings
+from rmf_spark.dlayer.readers import (
+    check_text_layout,
+    list_input_files,
+    read_records,
+    with_source_row,
+)
+from rmf_spark.dlayer.settings import MnoInputSettings
+from rmf_spark.dlayer.validate import RAW_PREFIX, with_event_columns, with_raw_columns
+from rmf_spark.errors import ConfigError, InputDataError, RmfError
+
+__all__ = ["ingest_cells", "ingest_events", "mno_profile"]
+
+log = logging.getLogger(__name__)
+_DEVICE_MARK = "\u0001DEVICE\u0001"
+
+
+def mno_profile(cfg: RmfConfig, mno_id: str) -> tuple[MnoInputSettings, InputProfile]:
+    """The ``[ingest.mno.<id>]`` settings and the input profile they name.
+
+    Raises
+    ------
+    ConfigError
+        ``mno_id`` has no ``[ingest.mno.<id>]`` table, or its profile is missing or invalid.
+    """
+    mno = cfg.ingest.mno.get(mno_id)
+    if mno is None:
+        raise ConfigError(
+            f"{cfg.source}: no [ingest.mno.{mno_id}] table (known: {sorted(cfg.ingest.mno)})",
+            code="UNKNOWN_MNO",
+        )
+    path = Path(mno.profile)
+    if not path.is_absolute() and cfg.source not in ("<defaults>", ""):
+        beside = Path(cfg.source).parent / path
+        path = beside if beside.is_file() else path
+    return mno, load_profile(path)
+
+
+@contextlib.contextmanager
+def _reading(files: Sequence[str], redact: int) -> Iterator[None]:
+    """Turn a JVM failure while reading ``files`` into an InputDataError naming them."""
+    from pyspark.errors import AnalysisException
+
+    try:
+        yield
+    except (RmfError, AnalysisException):
+        raise
+    except Exception as exc:
+        text = str(exc).strip()
+        first = text.splitlines()[0][:400] if text else type(exc).__name__
+        if redact:
+            first = re.sub(f"[0-9]{{{redact},}}", "<digits>", first)
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        raise InputDataError(
+            f"reading {shown} failed (corrupt or truncated file?): {first}", code="INPUT_CORRUPT"
+        ) from None
+
+
+def _redacted(raw: str, raw_id: str, device: str, min_digits: int) -> F.Column:
+    s = F.make_valid_utf8(F.col(raw))
+    s = F.when(F.col(raw_id).isNotNull(), F.replace(s, F.col(raw_id), F.lit(_DEVICE_MARK)))
+    s = F.coalesce(s, F.make_valid_utf8(F.col(raw)))
+    if min_digits:
+        s = F.regexp_replace(s, f"[0-9]{{{min_digits},}}", "<redacted>")
+    return F.replace(s, F.lit(_DEVICE_MARK), F.coalesce(F.col(device), F.lit("")))
+
+
+def _encrypted(raw: str, key: str) -> F.Column:
+    """AES-256-GCM of the raw bytes; the IV is keyed-hash derived, so reloads are identical
+    (equal raw records give equal ciphertexts; distinct records never share an IV)."""
+    data = F.col(raw).cast("binary")
+    iv = F.unhex(F.substring(F.sha2(F.concat(F.col(key), data), 256), 1, 24))
+    return F.aes_encrypt(data, F.col(key), F.lit("GCM"), F.lit("DEFAULT"), iv)
+
+
+def _totals(rows: DataFrame) -> tuple[int, int, dict[str, int]]:
+    """Rows read, rows quarantined and quarantined rows per reason code."""
+    invalid = F.size("reason_codes") > 0
+    totals = rows.agg(
+        F.count(F.lit(1)).alias("n"), F.sum(F.when(invalid, 1).otherwise(0)).alias("q")
+    ).first()
+    exploded = rows.select(F.explode("reason_codes").alias("r")).groupBy("r").count()
+    by_reason = {r["r"]: int(r["count"]) for r in exploded.collect()}
+    return int(totals["n"]), int(totals["q"] or 0), by_reason
+
+
+def ingest_events(
+    cfg: RmfConfig, *, mno_id: str, date: dt.date, spark: SparkSession | None = None
+) -> LoadCounts:
+    """Load one day of one MNO's raw events into bronze (events, quarantine, audit, quality).
+
+    Parameters
+    ----------
+    cfg
+        The profile; ``cfg.ingest.mno[mno_id]`` names the raw root and the input profile.
+    mno_id
+        MNO id (``[ingest.mno.<id>]``).
+    date
+        The day to load (the file's day, in the input profile's ``day_time_zone``).
+
+    Returns
+    -------
+    LoadCounts
+        The counts written to ``bronze/load_audit``.
+
+    Raises
+    ------
+    InputDataError
+        A file is missing, empty, unreadable, of the wrong layout or delimiter (names it).
+    PseudonymKeyError
+        No pseudonymisation key.
+    AccountingError
+        Rows would be lost (a bug); nothing is written to the audit.
+    """
+    from rmf_spark.session import get_spark
+
+    mno, profile = mno_profile(cfg, mno_id)
+    spec, ing = profile.events, cfg.ingest
+    master = load_master_key(ing)
+    period = key_period_start(date, ing.key_rotation)
+    spark = spark or get_spark(cfg)
+    files = list_input_files(spark, spec.file_path(mno.raw_dir, date), what=f"{mno_id} events")
+    text = spec.format in ("csv", "jsonl")
+    if text:
+        check_text_layout(spark, files, spec)
+    where = f"date = '{date.isoformat()}'"
+    with _reading(files, ing.redact_digit_runs):
+        rows = (
+            read_records(spark, files, spec)
+            .transform(with_raw_columns, spec=spec)
+            .transform(
+                with_event_columns, spec=spec, date=date, tolerance_s=ing.timestamp_tolerance_s
+            )
+            .transform(
+                with_device_id,
+                keys=period_keys(spark, master, period),
+                identifier=RAW_PREFIX + spec.identifier,
+                pseudonymised=spec.identifier_pseudonymised,
+            )
+        )
+        invalid = F.size("reason_codes") > 0
+        bucket = F.pmod(F.xxhash64("device_id"), F.lit(ing.n_device_buckets)).cast("int")
+        meta = ["_block", "_mid"] if text else ["source_row"]
+        rows = rows.select(
+            *[c for c in S.EVENTS_SCHEMA.fieldNames() if c in rows.columns],
+            *meta,
+            "reason_codes",
+            F.xxhash64("_raw").alias("_raw_hash"),
+            bucket.alias("device_bucket"),
+            F.when(invalid, _redacted("_raw", "_raw_id", "device_id", ing.redact_digit_runs)).alias(
+                "raw_content"
+            ),
+            F.when(invalid, _encrypted("_raw", "_qkey")).alias("raw_encrypted"),
+        ).transform(drop_keys)
+        rows = rows.persist()
+        try:
+            if text:
+                rows = with_source_row(rows, header=spec.format == "csv" and spec.header)
+            rows = rows.withColumn("mno_id", F.lit(mno_id)).withColumn("date", F.lit(date))
+            counts = _write_events(cfg, spark, rows, mno_id=mno_id, date=date, where=where)
+        finally:
+            rows.unpersist()
+    counts.check(f"{mno_id} {date}")
+    audit = load_audit_row(
+        spark,
+        mno_id=mno_id,
+        date=date,
+        counts=counts,
+        source_files=files,
+        key_period_start=period,
+        profile=profile.source,
+    )
+    lake.write_delta(
+        audit,
+        lake.table_path(cfg, S.LAYER, S.LOAD_AUDIT, mno=mno_id),
+        partition_by=S.LOAD_AUDIT_PARTITION_COLS,
+        replace_where=where,
+    )
+    _write_quality(cfg, spark, mno_id=mno_id, date=date, counts=counts, where=where)
+    log.info("ingest %s %s: %s", mno_id, date, counts)
+    return counts
+
+
+def _write_events(
+    cfg: RmfConfig,
+    spark: SparkSession,
+    rows: DataFrame,
+    *,
+    mno_id: str,
+    date: dt.date,
+    where: str,
+) -> LoadCounts:
+    invalid = F.size("reason_codes") > 0
+    n_read, n_quarantined, by_reason = _totals(rows)
+
+    valid = rows.where(~invalid).select(*S.EVENTS_SCHEMA.fieldNames(), "_raw_hash")
+    n_parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    files = sorted(r[0] for r in rows.select("source_file").distinct().collect())
+    obs = Observation(f"dedup_{mno_id}_{date}")
+    deduped = (
+        to_deduplicated(valid, n_partitions=max(n_parts, 1), files=files)
+        .observe(obs, F.count(F.lit(1)).alias("rows"), F.sum(F.col("_copies") - 1).alias("dups"))
+        .select(*[F.col(f.name).cast(f.dataType) for f in S.EVENTS_SCHEMA.fields])
+    )
+    lake.write_delta(
+        deduped,
+        lake.table_path(cfg, S.LAYER, S.EVENTS, mno=mno_id),
+        partition_by=S.EVENTS_PARTITION_COLS,
+        replace_where=where,
+    )
+    metrics = obs.get
+    quarantine = rows.where(invalid).select(
+        *[F.col(f.name).cast(f.dataType) for f in S.QUARANTINE_SCHEMA.fields]
+    )
+    lake.write_delta(
+        quarantine,
+        lake.table_path(cfg, S.LAYER, S.QUARANTINE, mno=mno_id),
+        partition_by=S.QUARANTINE_PARTITION_COLS,
+        replace_where=where,
+    )
+    return LoadCounts(
+        rows_read=n_read,
+        rows_bronze=int(metrics.get("rows") or 0),
+        rows_quarantined=n_quarantined,
+        duplicates_removed=int(metrics.get("dups") or 0),
+        quarantined_by_reason=by_reason,
+    )
+
+
+def _write_quality(
+    cfg: RmfConfig,
+    spark: SparkSession,
+    *,
+    mno_id: str,
+    date: dt.date,
+    counts: LoadCounts,
+    where: str,
+) -> None:
+    ing = cfg.ingest
+    zero = {f"quarantined_{code}": 0 for code in S.EVENT_REASONS}
+    metrics_in = {**zero, **counts.as_metrics()}
+    day = lake.read_delta(spark, lake.table_path(cfg, S.LAYER, S.EVENTS, mno=mno_id)).where(where)
+    current = compute_quality_metrics(day, mno_id=mno_id, date=date, counts=metrics_in)
+    mpath = lake.table_path(cfg, S.QUALITY_LAYER, S.QUALITY_METRICS, mno=mno_id)
+    lake.write_delta(
+        current, mpath, partition_by=S.QUALITY_METRICS_PARTITION_COLS, replace_where=where
+    )
+    history = lake.read_delta(spark, mpath).where(F.col("date") < F.lit(date))
+    warnings = compute_quality_warnings(
+        lake.read_delta(spark, mpath).where(where),
+        history=history,
+        trailing_loads=ing.quality_trailing_loads,
+        min_loads=ing.quality_min_loads,
+        sd_band=ing.quality_sd_band,
+    )
+    lake.write_delta(
+        warnings,
+        lake.table_path(cfg, S.QUALITY_LAYER, S.QUALITY_WARNINGS, mno=mno_id),
+        partition_by=S.QUALITY_WARNINGS_PARTITION_COLS,
+        replace_where=where,
+    )
+
+
+def ingest_cells(cfg: RmfConfig, *, mno_id: str, spark: SparkSession | None = None) -> LoadCounts:
+    """Load one MNO's cell plan into ``bronze/cells`` (whole table replaced), with quarantine.
+
+    Returns
+    -------
+    LoadCounts
+        The counts written to ``bronze/cells_audit``.
+
+    Raises
+    ------
+    InputDataError
+        The plan is missing, empty, unreadable or of the wrong layout (names the file).
+    ConfigError
+        The input profile has no ``[cells]`` table.
+    """
+    from rmf_spark.session import get_spark
+
+    mno, profile = mno_profile(cfg, mno_id)
+    spec = profile.cells
+    if spec is None:
+        raise ConfigError(f"{profile.source}: no [cells] table", code="PROFILE_INVALID")
+    spark = spark or get_spark(cfg)
+    files = list_input_files(spark, spec.file_path(mno.raw_dir), what=f"{mno_id} cell plan")
+    text = spec.format in ("csv", "jsonl")
+    if text:
+        check_text_layout(spark, files, spec)
+    with _reading(files, cfg.ingest.redact_digit_runs):
+        rows = (
+            read_records(spark, files, spec)
+            .transform(with_raw_columns, spec=spec)
+            .transform(with_cell_columns, spec=spec, territory_bbox_3035=mno.territory_bbox_3035)
+        )
+        keep = [
+            c for c in S.CELLS_SCHEMA.fieldNames() if c in rows.columns and c not in ("source_row",)
+        ]
+        meta = ["_block", "_mid"] if text else ["source_row"]
+        rows = rows.select(*keep, *meta, "reason_codes", "_raw").persist()
+        try:
+            if text:
+                rows = with_source_row(rows, header=spec.format == "csv" and spec.header)
+            rows = rows.withColumn("mno_id", F.lit(mno_id))
+            counts, imputed = _write_cells(cfg, rows, mno_id=mno_id)
+        finally:
+            rows.unpersist()
+    counts.check(f"{mno_id} cell plan")
+    audit = cells_audit_row(
+        spark, mno_id=mno_id, counts=counts, source_files=files, values_imputed=imputed
+    )
+    lake.write_delta(audit, lake.table_path(cfg, S.LAYER, S.CELLS_AUDIT, mno=mno_id))
+    log.info("ingest cells %s: %s", mno_id, counts)
+    return counts
+
+
+def _write_cells(
+    cfg: RmfConfig, rows: DataFrame, *, mno_id: str
+) -> tuple[LoadCounts, dict[str, int]]:
+    invalid = F.size("reason_codes") > 0
+    n_read, n_quarantined, by_reason = _totals(rows)
+    bad = rows.where(invalid).select(
+        *[
+            (F.make_valid_utf8("_raw") if f.name == "raw_content" else F.col(f.name))
+            .cast(f.dataType)
+            .alias(f.name)
+            for f in S.CELLS_QUARANTINE_SCHEMA.fields
+        ]
+    )
+    lake.write_delta(bad, lake.table_path(cfg, S.LAYER, S.CELLS_QUARANTINE, mno=mno_id))
+    imputed = rows.where(~invalid).transform(with_imputed_defaults)
+    key = [c for c in S.CELLS_SCHEMA.fieldNames() if c not in ("source_file", "source_row")]
+    first = F.min(F.struct("source_file", "source_row")).alias("_first")
+    cells = (
+        imputed.groupBy(*key)
+        .agg(first, F.count(F.lit(1)).alias("_copies"))
+        .select(
+            *[
+                (
+                    F.col(f"_first.{f.name}")
+                    if f.name in ("source_file", "source_row")
+                    else F.col(f.name)
+                )
+                .cast(f.dataType)
+                .alias(f.name)
+                for f in S.CELLS_SCHEMA.fields
+            ],
+            "_copies",
+        )
+        .persist()
+    )
+    try:
+        stats = cells.agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("_copies") - 1).alias("d"))
+        stats = stats.first()
+        per_col = dict(cells.select(F.explode("imputed").alias("c")).groupBy("c").count().collect())
+        lake.write_delta(cells.drop("_copies"), lake.table_path(cfg, S.LAYER, S.CELLS, mno=mno_id))
+    finally:
+        cells.unpersist()
+    counts = LoadCounts(
+        rows_read=int(n_read),
+        rows_bronze=int(stats["n"]),
+        rows_quarantined=int(n_quarantined),
+        duplicates_removed=int(stats["d"] or 0),
+        quarantined_by_reason=by_reason,
+    )
+    return counts, {k: int(v) for k, v in per_col.items()}

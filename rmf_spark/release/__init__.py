@@ -1,0 +1,30 @@
+"""Release: disclosure control, manifests and exports, the boundary of the MNO.
+
+Public names are imported lazily so that ``rmf_spark.config`` can import the settings module
+without pulling in pyspark.
+"""
+
+from __future__ import annotations
+
+from rmf_spark._lazy import lazy_getattr
+
+__all__ = [
+    "apply_disclosure_control",
+    "build_hierarchy",
+    "build_manifest",
+    "release_present_population",
+    "run_release",
+    "suppress_values",
+]
+
+_WHERE = {
+    "apply_disclosure_control": "disclosure",
+    "suppress_values": "disclosure",
+    "build_hierarchy": "hierarchy",
+    "build_manifest": "manifest",
+    "release_present_population": "runner",
+    "run_release": "runner",
+}
+
+
+__getattr__ = lazy_getattr(__name__, _WHERE)

@@ -1,0 +1,47 @@
+"""The ``[present_population]`` section of a profile (see ``docs/present-population.md``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from rmf_spark.config_base import Section
+
+__all__ = ["PresentPopulationSettings"]
+
+
+class PresentPopulationSettings(Section):
+    """Time points, nearest-event window, EM stopping rule and device-to-people expansion."""
+
+    time_step_s: int = Field(
+        3600, gt=0, le=86_400 * 7, description="seconds between time points (default hourly)"
+    )
+    tolerance_s: int = Field(
+        3600, ge=0, le=86_400, description="max |event time - time point| in seconds"
+    )
+    max_iterations: int = Field(
+        20, ge=1, le=100_000, description="EM iteration cap (MultiMNO default 20)"
+    )
+    relative_tolerance: float = Field(
+        1e-4,
+        gt=0,
+        lt=1,
+        description="EM stops when sum |u_new - u_old| / sum u < this",
+    )
+    market_share_table: str | None = Field(
+        None,
+        description=(
+            "Delta table (mno_id?, region_id, share) with the MNO's market share per region; "
+            "used when market_share is empty"
+        ),
+    )
+    market_share: dict[str, float] = Field(
+        default_factory=dict,
+        description="inline market share per region id, e.g. {R01 = 0.35}; wins over the table",
+    )
+    default_share: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="share for tiles whose region has none (None: population left null)",
+    )
+    region_level: int = Field(1, ge=1, description="tile_zone zone_level of the share regions")

@@ -1,0 +1,178 @@
+"""Time points, the nearest event of each device to each time point, and devices per cell.
+
+Notes
+-----
+Time points are ``t_k = start + k * step`` for ``k = 0 .. floor((end - start) / step)``. For a
+device d and a time point t, the S-layer keeps the single usable event e of d that minimises
+``|ts(e) - t|`` subject to ``|ts(e) - t| <= tolerance``; on a tie the earlier event wins
+(MultiMNO present population, ``reference/methodology.md`` section 2.2, defaults 3 600 s).
+Each device is therefore counted at most once per time point, and the devices counted at a time
+point are exactly those with a usable event inside the window.
+
+No cross join with a time-point table is made: each event lists the (few) time points whose
+window holds it, ``k in [ceil((ts - tol - start) / step), floor((ts + tol - start) / step)]``,
+and is exploded over them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from rmf_spark.slayer.schemas import (
+    CELL_ID,
+    DEVICE_ID,
+    DEVICES,
+    EVENT_TS,
+    FOOTPRINT_VERSION,
+    TIME_POINT,
+    USABLE,
+)
+
+__all__ = ["compute_cell_counts", "parse_time_bound", "time_points", "to_device_time_points"]
+
+_US = 1_000_000
+
+
+def time_points(*, start: datetime, end: datetime, step_s: int) -> list[datetime]:
+    """The time points ``start, start + step, ...`` up to and including ``end`` (UTC).
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> [t.hour for t in time_points(start=datetime(2024, 1, 1), end=datetime(2024, 1, 1, 2),
+    ...                              step_s=3600)]
+    [0, 1, 2]
+    """
+    if step_s <= 0:
+        raise ValueError(f"step_s must be positive, got {step_s}")
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    n = int((end - start).total_seconds() // step_s)
+    return [start + timedelta(seconds=k * step_s) for k in range(n + 1)]
+
+
+def _micros(ts: datetime) -> int:
+    aware = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+    return (aware - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+def to_device_time_points(
+    events: DataFrame,
+    *,
+    start: datetime,
+    end: datetime,
+    step_s: int = 3600,
+    tolerance_s: int = 3600,
+) -> DataFrame:
+    """One row per (device, time point): the device's usable event nearest to the time point.
+
+    Parameters
+    ----------
+    events
+        C-layer ``event_location`` rows: ``device_id, event_ts, cell_id, footprint_version,
+        usable`` (other columns are ignored). Only rows with ``usable = true`` count.
+    start, end
+        First and last time point (naive datetimes are UTC).
+    step_s
+        Seconds between time points (default 3 600: hourly).
+    tolerance_s
+        Largest accepted ``|event_ts - time_point|`` in seconds (default 3 600).
+
+    Returns
+    -------
+    DataFrame
+        ``device_id string, time_point timestamp, cell_id string, footprint_version,
+        event_ts timestamp``; at most one row per (device_id, time_point).
+
+    Notes
+    -----
+    Nearest event, tie to the earlier one: ``argmin_e (|ts(e) - t|, ts(e))``
+    (``reference/methodology.md`` section 2.2).
+    """
+    if step_s <= 0 or tolerance_s < 0:
+        raise ValueError(f"step_s must be > 0 and tolerance_s >= 0, got {step_s}, {tolerance_s}")
+    start_us, end_us = _micros(start), _micros(end)
+    step_us, tol_us = step_s * _US, tolerance_s * _US
+    n_max = (end_us - start_us) // step_us
+    ts_us = F.unix_micros(F.col(EVENT_TS))
+    lo = F.greatest(F.lit(0), _ceil_div(ts_us - F.lit(tol_us + start_us), step_us))
+    hi = F.least(F.lit(n_max), F.floor((ts_us + F.lit(tol_us - start_us)) / F.lit(step_us)))
+    usable = events.where(F.col(USABLE))
+    if "date" in events.columns:  # partition pruning on event_location
+        first = (start - timedelta(seconds=tolerance_s)).date()
+        last = (end + timedelta(seconds=tolerance_s)).date()
+        usable = usable.where(F.col("date").between(F.lit(first), F.lit(last)))
+    candidates = (
+        usable.select(DEVICE_ID, EVENT_TS, CELL_ID, FOOTPRINT_VERSION, ts_us.alias("_ts"))
+        .where(F.col("_ts").between(start_us - tol_us, end_us + tol_us))
+        .withColumn("_lo", lo.cast("long"))
+        .withColumn("_hi", hi.cast("long"))
+        .where(F.col("_lo") <= F.col("_hi"))
+        .withColumn("_k", F.explode(F.sequence("_lo", "_hi")))
+        .withColumn("_t", F.lit(start_us) + F.col("_k") * F.lit(step_us))
+        .withColumn("_d", F.abs(F.col("_ts") - F.col("_t")))
+        .where(F.col("_d") <= tol_us)
+    )
+    best = F.min(F.struct("_d", "_ts", CELL_ID, FOOTPRINT_VERSION, EVENT_TS)).alias("_best")
+    return (
+        candidates.groupBy(DEVICE_ID, "_t")
+        .agg(best)
+        .select(
+            DEVICE_ID,
+            F.timestamp_micros("_t").alias(TIME_POINT),
+            F.col(f"_best.{CELL_ID}").alias(CELL_ID),
+            F.col(f"_best.{FOOTPRINT_VERSION}").alias(FOOTPRINT_VERSION),
+            F.col(f"_best.{EVENT_TS}").alias(EVENT_TS),
+        )
+    )
+
+
+def _ceil_div(num: Column, den: int) -> Column:
+    return -F.floor(-num / F.lit(den))
+
+
+def compute_cell_counts(device_time_points: DataFrame) -> DataFrame:
+    """Devices per (time point, cell, footprint version).
+
+    Parameters
+    ----------
+    device_time_points
+        Output of :func:`to_device_time_points`.
+
+    Returns
+    -------
+    DataFrame
+        ``time_point, cell_id, footprint_version, devices long`` (c_i of the estimators).
+    """
+    return device_time_points.groupBy(TIME_POINT, CELL_ID, FOOTPRINT_VERSION).agg(
+        F.count(F.lit(1)).alias(DEVICES)
+    )
+
+
+def parse_time_bound(text: str, *, end: bool = False) -> datetime:
+    """A time range bound from the command line: ISO date or date-time, UTC.
+
+    A bare date as ``end`` means the end of that day (``23:59:59``), so ``--start 2024-03-05
+    --end 2024-03-05`` covers the whole day.
+
+    Raises
+    ------
+    rmf_spark.errors.RmfError
+        Not an ISO date or date-time (code ``BAD_ARGUMENT``).
+    """
+    from rmf_spark.errors import RmfError
+
+    try:
+        if len(text) == 10:
+            day = datetime.fromisoformat(text)
+            return day + timedelta(days=1, seconds=-1) if end else day
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise RmfError(
+            f"{text!r} is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM:SS)",
+            code="BAD_ARGUMENT",
+        ) from None
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value

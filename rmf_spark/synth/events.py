@@ -1,0 +1,219 @@
+"""Events: when each device talks to the network, where it truly is, and which cell serves it.
+
+Notes
+-----
+Per device-day (``k0 <= t < k7``, the local day of the schedule):
+
+* CDR activity (both regimes): sessions ``~ Poisson(calls_per_day * g / 1.8)`` with a
+  per-device activity ``g = exp(0.6 z - 0.18)`` (log-normal, mean 1); session start hours from
+  the diurnal profile :data:`HOURLY`; ``1 + Geometric(p = 1/1.8)`` events per session spaced by
+  ``1 s + Exp(mean 119 s)`` gaps (bursts); kinds call / sms / data in 40 / 25 / 35 %.
+* Signalling adds periodic location updates every ``periodic_update_min`` (random phase,
+  ``N(0, 20 s)`` jitter) and handovers every ``handover_interval_s`` of travel time.
+
+The true position at each event time comes from :func:`rmf_spark.synth.schedules.positions_at`;
+the serving cell is drawn from the tile's true distribution (:mod:`radio_truth`) with an
+equi-join on ``(epoch, tile_idx)`` and the event's uniform ``u_cell``: the chosen cell is the
+first whose cumulative probability exceeds ``u_cell``. Timing advance
+``TA = floor(d_3D / step)``, step 78.12 m (4G, 5G; max 1282) or 553.85 m (2G; max 63),
+none on 3G (methodology 1.7, 3GPP TS 36.213 / 45.010).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from scipy.stats import poisson
+
+from rmf_spark.synth.profile import MnoParams
+from rmf_spark.synth.rng import normal, uniform
+from rmf_spark.synth.schedules import positions_at
+from rmf_spark.synth.territory import TILE_M, Territory
+
+__all__ = [
+    "EVENT_SCHEMA",
+    "HOURLY",
+    "TA_STEP_M",
+    "to_device_days",
+    "to_events",
+    "with_serving_cell",
+]
+
+EVENT_SCHEMA = (
+    "device_key long, day int, seq int, kind string, ts_ms long, x double, y double, "
+    "tile_idx long, u_cell double, raw_id string, mcc int, mnc string"
+)
+#: relative CDR activity by local hour 0..23
+HOURLY = np.array([0.3, 0.15, 0.1, 0.1, 0.1, 0.2, 0.5, 1.2, 1.8, 2.0, 2.0, 2.0, 2.2, 2.0,
+                   1.8, 1.8, 1.9, 2.1, 2.3, 2.3, 2.1, 1.7, 1.2, 0.7])  # fmt: skip
+TA_STEP_M = {"2G": (553.85, 63), "4G": (78.12, 1282), "5G": (78.12, 1282)}
+_BURST = 1.8
+_CHUNK = 2000  # device-days per pandas call
+
+
+def _within(counts: np.ndarray) -> np.ndarray:
+    """``0..c-1`` for each count, concatenated."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def events_pandas(
+    pdf: pd.DataFrame, *, mno: MnoParams, t: Territory, seed: int, stream: int
+) -> pd.DataFrame:
+    """Events of a batch of device-days (module notes)."""
+    n = len(pdf)
+    dkey = pdf["device_key"].to_numpy().astype(np.uint64)
+    rowkey = (dkey << np.uint64(9)) + pdf["day"].to_numpy().astype(np.uint64)
+    start, end = pdf["k0"].to_numpy(), pdf["k7"].to_numpy()
+    g = np.exp(0.6 * normal(dkey, stream + 1, seed) - 0.18)
+    n_sess = poisson.ppf(uniform(rowkey, stream + 2, seed), mno.calls_per_day * g / _BURST)
+    n_sess = n_sess.astype(np.int64)
+    srow = np.repeat(np.arange(n), n_sess)
+    skey = (rowkey[srow] << np.uint64(12)) + _within(n_sess).astype(np.uint64)
+    cum = np.cumsum(HOURLY) / HOURLY.sum()
+    hour = np.searchsorted(cum, uniform(skey, stream + 3, seed))
+    s_t = start[srow] + (hour + uniform(skey, stream + 4, seed)) * 3600.0
+    geo = np.log(uniform(skey, stream + 5, seed)) / np.log(1.0 - 1.0 / _BURST)
+    size = 1 + np.minimum(np.floor(geo), 20).astype(np.int64)
+    e_s = np.repeat(np.arange(len(srow)), size)
+    ej = _within(size)
+    ekey_s = (skey[e_s] << np.uint64(5)) + ej.astype(np.uint64)
+    gap = np.where(ej == 0, 0.0, 1.0 - 119.0 * np.log(uniform(ekey_s, stream + 6, seed)))
+    cs = np.cumsum(gap)
+    first = np.cumsum(size) - size
+    times = [s_t[e_s] + cs - np.repeat(cs[first], size)]
+    rows = [srow[e_s]]
+    u_kind = uniform(ekey_s, stream + 7, seed)
+    kinds = [np.where(u_kind < 0.4, "call", np.where(u_kind < 0.65, "sms", "data"))]
+    if mno.regime == "signalling":
+        period = mno.periodic_update_min * 60.0
+        n_p = int(86400 // period) + 1
+        prow = np.repeat(np.arange(n), n_p)
+        pj = np.tile(np.arange(n_p), n)
+        pkey = (rowkey[prow] << np.uint64(12)) + pj.astype(np.uint64)
+        phase = uniform(rowkey, stream + 8, seed)[prow] * period
+        times.append(start[prow] + phase + pj * period + 20.0 * normal(pkey, stream + 9, seed))
+        rows.append(prow)
+        kinds.append(np.full(len(prow), "periodic"))
+        k = pdf[[f"k{i}" for i in range(8)]].to_numpy()
+        legs = np.column_stack([k[:, 2] - k[:, 1], k[:, 4] - k[:, 3], k[:, 6] - k[:, 5]])
+        n_h = np.floor(legs.sum(axis=1) / mno.handover_interval_s).astype(np.int64)
+        hrow = np.repeat(np.arange(n), n_h)
+        s = (_within(n_h) + 0.5) * mno.handover_interval_s
+        d1, d2 = legs[hrow, 0], legs[hrow, 0] + legs[hrow, 1]
+        kh = k[hrow]
+        times.append(
+            np.where(s < d1, kh[:, 1] + s, np.where(s < d2, kh[:, 3] + s - d1, kh[:, 5] + s - d2))
+        )
+        rows.append(hrow)
+        kinds.append(np.full(len(hrow), "handover"))
+    time_s = np.concatenate(times)
+    row = np.concatenate(rows)
+    kind = np.concatenate(kinds)
+    ok = (time_s >= start[row]) & (time_s < end[row])
+    time_s, row, kind = time_s[ok], row[ok], kind[ok]
+    order = np.lexsort((time_s, row))
+    time_s, row, kind = time_s[order], row[order], kind[order]
+    seq = _within(np.bincount(row, minlength=n))
+    x, y, _ = positions_at(pdf, row, time_s)
+    n_cols = int(t.width_m // TILE_M)
+    tile = np.floor((y - t.y0) / TILE_M).astype(np.int64) * n_cols + np.floor(
+        (x - t.x0) / TILE_M
+    ).astype(np.int64)
+    ekey = (rowkey[row] << np.uint64(16)) + seq.astype(np.uint64)
+    return pd.DataFrame(
+        {
+            "device_key": pdf["device_key"].to_numpy()[row],
+            "day": pdf["day"].to_numpy()[row].astype(np.int32),
+            "seq": seq.astype(np.int32),
+            "kind": kind,
+            "ts_ms": np.round(time_s * 1000.0).astype(np.int64),
+            "x": x,
+            "y": y,
+            "tile_idx": tile,
+            "u_cell": uniform(ekey, stream + 10, seed),
+            "raw_id": pdf["raw_id"].to_numpy()[row],
+            "mcc": pdf["mcc"].to_numpy()[row].astype(np.int32),
+            "mnc": pdf["mnc"].to_numpy()[row],
+        }
+    )
+
+
+def to_device_days(devices: DataFrame, schedules: DataFrame, *, mno_id: str) -> DataFrame:
+    """The MNO's devices joined with their persons' schedules (one row per device-day)."""
+    d = devices.where(F.col("mno_id") == mno_id).select(
+        "device_key", "person_id", "raw_id", "mcc", "mnc"
+    )
+    return d.join(schedules, "person_id")
+
+
+def to_events(
+    device_days: DataFrame, *, mno: MnoParams, t: Territory, seed: int, stream: int
+) -> DataFrame:
+    """Raw event times and true positions of the device-days (schema :data:`EVENT_SCHEMA`)."""
+
+    def batches(it):  # type: ignore[no-untyped-def]
+        for pdf in it:  # chunks bound the memory: ~300 events per signalling device-day
+            for lo in range(0, len(pdf), _CHUNK):
+                chunk = pdf.iloc[lo : lo + _CHUNK].reset_index(drop=True)
+                yield events_pandas(chunk, mno=mno, t=t, seed=seed, stream=stream)
+
+    return device_days.mapInPandas(batches, EVENT_SCHEMA)
+
+
+def _ta(tech: Column, dist: Column) -> Column:
+    out = F.lit(None).cast("int")
+    for name, (step, cap) in TA_STEP_M.items():
+        out = F.when(tech == name, F.least(F.floor(dist / step), F.lit(cap)).cast("int")).otherwise(
+            out
+        )
+    return out
+
+
+def with_serving_cell(
+    events: DataFrame,
+    *,
+    tile_cells: DataFrame,
+    cells: DataFrame,
+    file_date: Column,
+    epoch_of_date: dict[str, int],
+) -> DataFrame:
+    """Add ``file_date``, the serving cell (``cell_idx, cell_id, technology``) and ``ta``.
+
+    ``file_date`` is the day of the MNO file the event goes to (local or UTC day); events of
+    dates without an epoch (outside the period) are dropped. ``cells`` needs ``cell_idx,
+    cell_id, technology, x, y, antenna_height_m`` (true values).
+    """
+    mapping = F.create_map(*[F.lit(v) for kv in epoch_of_date.items() for v in kv])
+    ev = (
+        events.withColumn("file_date", file_date)
+        .withColumn("epoch", mapping[F.date_format("file_date", "yyyy-MM-dd")])
+        .where(F.col("epoch").isNotNull())
+    )
+    cum = "transform(p, (v, i) -> aggregate(slice(p, 1, i + 1), 0D, (a, b) -> a + b))"
+    tc = tile_cells.select("epoch", "tile_idx", "cell_idx", F.expr(cum).alias("cum"))
+    chosen = F.expr(
+        "element_at(cell_idx, least(size(filter(cum, c -> c < u_cell)), size(cell_idx) - 1) + 1)"
+    )
+    c = F.broadcast(
+        cells.select(
+            F.col("cell_idx").alias("chosen"),
+            "cell_id",
+            "technology",
+            F.col("x").alias("cx"),
+            F.col("y").alias("cy"),
+            F.col("antenna_height_m").alias("ch"),
+        )
+    )
+    dist = F.sqrt(
+        (F.col("x") - F.col("cx")) ** 2 + (F.col("y") - F.col("cy")) ** 2 + F.col("ch") ** 2
+    )
+    return (
+        ev.join(tc, ["epoch", "tile_idx"])
+        .withColumn("chosen", chosen)
+        .join(c, "chosen")
+        .withColumn("ta", _ta(F.col("technology"), dist))
+        .drop("cum", "cell_idx", "cx", "cy", "ch")
+        .withColumnRenamed("chosen", "cell_idx")
+    )

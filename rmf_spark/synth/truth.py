@@ -1,0 +1,235 @@
+"""Ground truth: true positions at time points and everything aggregated from them.
+
+Positions are evaluated on the schedules at ``t_i = period_start + i * truth_step_s`` (UTC);
+a person abroad (outbound) or a visitor outside the stay has no row at that time point.
+Aggregates count persons (present population) or devices (per MNO) per area, OD trips per
+local day, residents by home at the start of the period.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from rmf_spark.synth.rng import spark_normal
+from rmf_spark.synth.schedules import positions_at
+from rmf_spark.synth.territory import Territory, municipality_id, region_id
+
+__all__ = [
+    "POSITION_SCHEMA",
+    "compute_market_share",
+    "compute_od_flows",
+    "compute_present_devices",
+    "compute_present_population",
+    "compute_register",
+    "compute_residents",
+    "inspire_100m",
+    "to_positions",
+]
+
+POSITION_SCHEMA = (
+    "person_id long, time_point_s long, x double, y double, municipality_id string, "
+    "region_id string"
+)
+
+
+def inspire_100m(x: Column, y: Column) -> Column:
+    """INSPIRE 100 m code ``100mN{N/100}E{E/100}`` of the tile holding ``(x, y)``."""
+    return F.concat(
+        F.lit("100mN"), F.floor(y / 100).cast("long"), F.lit("E"), F.floor(x / 100).cast("long")
+    )
+
+
+def inspire_1km(x: Column, y: Column) -> Column:
+    """INSPIRE 1 km code ``1kmN{N/1000}E{E/1000}``."""
+    return F.concat(
+        F.lit("1kmN"), F.floor(y / 1000).cast("long"), F.lit("E"), F.floor(x / 1000).cast("long")
+    )
+
+
+def positions_pandas(
+    sched: pd.DataFrame, *, t: Territory, start_s: int, step_s: int, n_points: int
+) -> pd.DataFrame:
+    """Positions of a batch of schedules at the time points inside each schedule's day."""
+    k0, k7 = sched["k0"].to_numpy(), sched["k7"].to_numpy()
+    first = np.clip(np.ceil((k0 - start_s) / step_s), 0, n_points).astype(np.int64)
+    last = np.clip(np.ceil((k7 - start_s) / step_s), 0, n_points).astype(np.int64)
+    count = np.maximum(last - first, 0)
+    row = np.repeat(np.arange(len(sched)), count)
+    i = first[row] + np.arange(len(row)) - np.repeat(np.cumsum(count) - count, count)
+    ts = start_s + i * step_s
+    x, y, _ = positions_at(sched, row, ts.astype(float))
+    muni = t.municipality_index(x, y)
+    return pd.DataFrame(
+        {
+            "person_id": sched["person_id"].to_numpy()[row],
+            "time_point_s": ts.astype(np.int64),
+            "x": x,
+            "y": y,
+            "municipality_id": municipality_id(muni),
+            "region_id": region_id(t.muni_region[muni]),
+        }
+    )
+
+
+def to_positions(
+    schedules: DataFrame, *, t: Territory, start_s: int, step_s: int, n_points: int
+) -> DataFrame:
+    """True positions: ``person_id, time_point timestamp, x, y, inspire_100m, inspire_1km,
+    municipality_id, region_id`` at every time point the person is in the territory."""
+
+    def batches(it):  # type: ignore[no-untyped-def]
+        for pdf in it:
+            yield positions_pandas(pdf, t=t, start_s=start_s, step_s=step_s, n_points=n_points)
+
+    pos = schedules.mapInPandas(batches, POSITION_SCHEMA)
+    return pos.select(
+        "person_id",
+        F.timestamp_seconds("time_point_s").alias("time_point"),
+        "x",
+        "y",
+        inspire_100m(F.col("x"), F.col("y")).alias("inspire_100m"),
+        inspire_1km(F.col("x"), F.col("y")).alias("inspire_1km"),
+        "municipality_id",
+        "region_id",
+    )
+
+
+def compute_present_population(positions: DataFrame) -> DataFrame:
+    """Persons per time point and area: ``time_point, level (100m, 1km, municipality,
+    region), area_id, persons``."""
+    parts = [
+        positions.groupBy(
+            "time_point", F.lit(level).alias("level"), F.col(col).alias("area_id")
+        ).agg(F.count("*").alias("persons"))
+        for level, col in (
+            ("100m", "inspire_100m"),
+            ("1km", "inspire_1km"),
+            ("municipality", "municipality_id"),
+            ("region", "region_id"),
+        )
+    ]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.unionByName(p)
+    return out
+
+
+def compute_present_devices(positions: DataFrame, devices: DataFrame) -> DataFrame:
+    """True devices per MNO, time point and 100 m tile: ``mno_id, time_point, inspire_100m,
+    devices, inbound_devices`` (a device is where its person is)."""
+    d = devices.select("person_id", "mno_id", "is_inbound")
+    return (
+        positions.select("person_id", "time_point", "inspire_100m")
+        .join(d, "person_id")
+        .groupBy("mno_id", "time_point", "inspire_100m")
+        .agg(
+            F.count("*").alias("devices"),
+            F.sum(F.col("is_inbound").cast("long")).alias("inbound_devices"),
+        )
+    )
+
+
+def compute_od_flows(schedules: DataFrame, zones: DataFrame, *, dates: list[str]) -> DataFrame:
+    """Trips per local day between zones: ``date, zone_level, origin_zone_id,
+    destination_zone_id, trips``; a trip is a travel leg of positive duration."""
+    legs = F.array(
+        *[
+            F.struct(
+                F.col(f"z{i}").alias("o"),
+                F.col(f"z{i + 1}").alias("d"),
+                (F.col(f"k{2 * i + 2}") > F.col(f"k{2 * i + 1}")).alias("moved"),
+            )
+            for i in range(3)
+        ]
+    )
+    day_date = F.element_at(F.array(*[F.lit(d) for d in dates]), F.col("day") + 1)
+    trips = (
+        schedules.where(F.col("day") < len(dates))
+        .select(F.to_date(day_date).alias("date"), F.explode(legs).alias("leg"))
+        .where("leg.moved")
+        .select("date", F.col("leg.o").alias("o"), F.col("leg.d").alias("d"))
+    )
+    parent = zones.where("zone_level = 2").select(F.col("zone_id").alias("m"), "parent_id")
+    muni = trips.groupBy("date", "o", "d").agg(F.count("*").alias("trips"))
+    reg = (
+        muni.join(parent.withColumnRenamed("parent_id", "ro"), F.col("o") == F.col("m"))
+        .drop("m")
+        .join(parent.withColumnRenamed("parent_id", "rd"), F.col("d") == F.col("m"))
+        .groupBy("date", "ro", "rd")
+        .agg(F.sum("trips").alias("trips"))
+    )
+    cols = ["date", "zone_level", "origin_zone_id", "destination_zone_id", "trips"]
+    return muni.select("date", F.lit(2).alias("zone_level"), F.col("o").alias(cols[2]),
+                       F.col("d").alias(cols[3]), "trips").unionByName(
+        reg.select("date", F.lit(1).alias("zone_level"), F.col("ro").alias(cols[2]),
+                   F.col("rd").alias(cols[3]), "trips")
+    )  # fmt: skip
+
+
+def compute_residents(persons: DataFrame) -> DataFrame:
+    """Residents (not visitors) per zone by home at the start: ``zone_id, zone_level,
+    residents``."""
+    r = persons.where(~F.col("is_tourist"))
+    return (
+        r.groupBy(F.col("home_municipality_id").alias("zone_id"))
+        .agg(F.count("*").alias("residents"))
+        .withColumn("zone_level", F.lit(2))
+        .unionByName(
+            r.groupBy(F.col("home_region_id").alias("zone_id"))
+            .agg(F.count("*").alias("residents"))
+            .withColumn("zone_level", F.lit(1))
+        )
+        .select("zone_id", "zone_level", "residents")
+    )
+
+
+def compute_register(
+    residents: DataFrame, zones: DataFrame, *, noise_sd: float, seed: int
+) -> DataFrame:
+    """The register a statistical office holds: ``round(R_z (1 + noise_sd * e_z))`` per
+    municipality, ``e_z ~ N(0, 1)``; regions sum their municipalities."""
+    m = residents.where("zone_level = 2").select(
+        "zone_id",
+        F.greatest(
+            F.lit(0),
+            F.round(
+                F.col("residents") * (1 + noise_sd * spark_normal(seed, "register", "zone_id"))
+            ),
+        )
+        .cast("long")
+        .alias("residents"),
+    )
+    parent = zones.where("zone_level = 2").select("zone_id", "parent_id")
+    r = (
+        m.join(parent, "zone_id")
+        .groupBy(F.col("parent_id").alias("zone_id"))
+        .agg(F.sum("residents").alias("residents"))
+    )
+    return (
+        m.withColumn("zone_level", F.lit(2))
+        .unionByName(r.withColumn("zone_level", F.lit(1)))
+        .select("zone_id", "zone_level", "residents")
+    )
+
+
+def compute_market_share(persons: DataFrame, devices: DataFrame) -> DataFrame:
+    """Share of each region's residents with a device on each MNO: ``mno_id, region_id,
+    share`` (realised in the synthetic population)."""
+    res = persons.where(~F.col("is_tourist")).select("person_id", "home_region_id")
+    n = res.groupBy("home_region_id").agg(F.count("*").alias("n"))
+    with_dev = (
+        devices.where(~F.col("is_inbound"))
+        .select("person_id", "mno_id")
+        .distinct()
+        .join(res, "person_id")
+        .groupBy("mno_id", "home_region_id")
+        .agg(F.count("*").alias("k"))
+    )
+    return with_dev.join(n, "home_region_id").select(
+        "mno_id",
+        F.col("home_region_id").alias("region_id"),
+        (F.col("k") / F.col("n")).alias("share"),
+    )

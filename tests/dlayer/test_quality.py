@@ -1,0 +1,37 @@
+"""Quality warnings: a metric outside mean +/- 3 sd of the trailing loads is flagged."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rmf_spark.dlayer.quality import compute_quality_warnings
+from rmf_spark.dlayer.schemas import QUALITY_METRICS_SCHEMA
+
+D0 = dt.date(2024, 1, 1)
+
+
+def _metrics(spark, rows):
+    return spark.createDataFrame(
+        [("mno_a", m, v, D0 + dt.timedelta(days=d)) for d, m, v in rows], QUALITY_METRICS_SCHEMA
+    )
+
+
+def test_compute_quality_warnings_flags_outliers_over_trailing_loads(spark):
+    # 10 earlier loads; only the last 7 (days 3..9) form the band: rows ~100 +/- 1
+    hist = [(d, "rows_read", 1000.0 if d < 3 else 100.0 + (d % 2)) for d in range(10)]
+    hist += [(d, "distinct_devices", 50.0) for d in range(10)]
+    hist += [(d, "few_loads", 1.0) for d in (8, 9)]
+    current = _metrics(
+        spark, [(10, "rows_read", 150.0), (10, "distinct_devices", 50.0), (10, "few_loads", 99.0)]
+    )
+    out = compute_quality_warnings(current, history=_metrics(spark, hist)).collect()
+    assert [r["metric"] for r in out] == ["rows_read"]
+    w = out[0]
+    assert w["trailing_loads"] == 7 and 100.0 < w["trailing_mean"] < 101.0
+    assert w["upper"] < 150.0
+
+
+def test_compute_quality_warnings_quiet_inside_band(spark):
+    hist = [(d, "rows_read", 100.0 + (d % 3)) for d in range(7)]
+    current = _metrics(spark, [(7, "rows_read", 101.0)])
+    assert compute_quality_warnings(current, history=_metrics(spark, hist)).count() == 0

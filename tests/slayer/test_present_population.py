@@ -1,0 +1,107 @@
+"""The EM estimator on a case with a known answer, the naive baseline, and conservation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+
+from rmf_spark.slayer.present_population import (
+    compute_em_tile_devices,
+    compute_naive_tile_devices,
+    em_density,
+)
+
+# Three overlapping cells over three tiles; column j = P(cell | tile j), each column sums to 1.
+P = np.array([[0.8, 0.2, 0.0], [0.2, 0.6, 0.2], [0.0, 0.2, 0.8]])
+U_TRUE = np.array([100.0, 20.0, 60.0])
+C = P @ U_TRUE  # expected devices per cell: [84, 44, 52]
+T0 = datetime(2024, 3, 5, 10)
+
+
+def _coo(p: np.ndarray):
+    i, j = np.nonzero(p)
+    return i, j, p[i, j]
+
+
+def _dense_em_reference(c: np.ndarray, p: np.ndarray, iterations: int) -> np.ndarray:
+    covered = (p[c > 0] > 0).any(axis=0)
+    u = np.where(covered, c.sum() / covered.sum(), 0.0)
+    for _ in range(iterations):
+        u = u * (p.T @ (c / (p @ u)))
+    return u
+
+
+def test_em_density_recovers_known_density():
+    i, j, v = _coo(P)
+    got = em_density(C, i, j, v, n_tiles=3, max_iterations=5000, relative_tolerance=1e-10)
+    assert got.converged
+    np.testing.assert_allclose(got.density, np.linalg.solve(P, C), rtol=1e-5)
+    np.testing.assert_allclose(got.density, U_TRUE, rtol=1e-5)
+    assert got.density.sum() == C.sum() or np.isclose(got.density.sum(), C.sum())
+
+
+def test_em_density_matches_numpy_reference_and_stops_at_cap():
+    i, j, v = _coo(P)
+    got = em_density(C, i, j, v, n_tiles=3, max_iterations=7, relative_tolerance=1e-12)
+    assert got.iterations == 7 and not got.converged
+    np.testing.assert_allclose(got.density, _dense_em_reference(C, P, 7), rtol=1e-12)
+    np.testing.assert_allclose(got.density.sum(), C.sum())
+
+
+def test_em_density_starts_uniform_over_covered_tiles_only():
+    p = np.array([[1.0, 0.5, 0.0, 0.0], [0.0, 0.5, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+    i, j, v = _coo(p)
+    got = em_density(np.array([6.0, 0.0, 0.0]), i, j, v, n_tiles=4, max_iterations=1)
+    # tiles 0 and 1 are covered by the only counted cell; one step from [3, 3, 0, 0]
+    np.testing.assert_allclose(got.density, [4.0, 2.0, 0.0, 0.0])
+
+
+def _frames(spark):
+    counts = spark.createDataFrame(
+        [(T0, f"C{i}", "v1", int(c)) for i, c in enumerate(C)],
+        "time_point timestamp, cell_id string, footprint_version string, devices long",
+    )
+    prior_post = P / P.sum(axis=1, keepdims=True)  # P(tile | cell) with a uniform prior
+    i, j, v = _coo(P)
+    cp = spark.createDataFrame(
+        [
+            (f"C{a}", "v1", int(b), float(p), float(prior_post[a, b]))
+            for a, b, p in zip(i, j, v, strict=True)
+        ],
+        "cell_id string, footprint_version string, tile_id long, p_cell_given_tile double, "
+        "p_tile_given_cell double",
+    )
+    return counts, cp
+
+
+def test_compute_em_beats_naive_and_conserves_totals(spark):
+    counts, cp = _frames(spark)
+    em = compute_em_tile_devices(
+        counts, connection_probability=cp, max_iterations=5000, relative_tolerance=1e-10
+    )
+    naive = compute_naive_tile_devices(counts, connection_probability=cp)
+    em_u = np.zeros(3)
+    for r in em.collect():
+        em_u[r["tile_id"]] = r["devices"]
+    nv_u = np.zeros(3)
+    for r in naive.collect():
+        nv_u[r["tile_id"]] = r["devices"]
+    assert np.isclose(em_u.sum(), C.sum()) and np.isclose(nv_u.sum(), C.sum())
+    np.testing.assert_allclose(nv_u, C)  # each cell's most probable tile is its own tile
+    np.testing.assert_allclose(em_u, U_TRUE, rtol=1e-4)
+    assert np.abs(em_u - U_TRUE).sum() < 0.01 * np.abs(nv_u - U_TRUE).sum()
+
+
+def test_compute_naive_ties_go_to_smallest_tile(spark):
+    counts = spark.createDataFrame(
+        [(T0, "A", "v1", 5)],
+        "time_point timestamp, cell_id string, footprint_version string, devices long",
+    )
+    cp = spark.createDataFrame(
+        [("A", "v1", 9, 1.0, 0.5), ("A", "v1", 4, 1.0, 0.5)],
+        "cell_id string, footprint_version string, tile_id long, p_cell_given_tile double, "
+        "p_tile_given_cell double",
+    )
+    got = compute_naive_tile_devices(counts, connection_probability=cp).collect()
+    assert [(r["tile_id"], r["devices"]) for r in got] == [(4, 5.0)]

@@ -1,0 +1,102 @@
+"""Present population from the lake: levels, conservation, expansion, idempotence."""
+
+from __future__ import annotations
+
+import pytest
+
+from rmf_spark import lake
+from rmf_spark.errors import ConfigError, InputDataError
+from rmf_spark.slayer.runner import read_market_share, run_present_population
+from tests.slayer import tiny_world as tw
+
+
+@pytest.fixture(scope="module")
+def world(spark, test_config):
+    return tw.pipeline_lake(spark, test_config)
+
+
+def _table(spark, cfg):
+    return lake.read_delta(spark, lake.table_path(cfg, "slayer", "present_population", mno=tw.MNO))
+
+
+def test_run_present_population_conserves_devices_across_levels(spark, test_config, world):
+    pdf = _table(spark, test_config).toPandas()
+    assert set(pdf["level"]) == {"100m", "1km", "zone_1", "zone_2"}
+    assert set(pdf["method"]) == {"em", "naive"}
+    assert "device_id" not in pdf.columns
+    sums = pdf.groupby(["time_point", "method", "level"])["devices"].sum().unstack("level")
+    # every device with an event in the window counted once per time point, at every level
+    events = world["events"]
+    for tp, row in sums.iterrows():
+        lo, hi = tp[0] - tw.timedelta(hours=1), tp[0] + tw.timedelta(hours=1)
+        in_window = events[(events["event_ts"] >= lo) & (events["event_ts"] <= hi)]
+        assert row.to_numpy() == pytest.approx([in_window["device_id"].nunique()] * 4)
+    assert world["summary"]["time_points"] == tw.HOURS
+    assert set(world["summary"]["input_versions"]) == {
+        "event_location",
+        "connection_probability",
+        "grid",
+        "tile_zone",
+    }
+
+
+def test_run_present_population_expansion_factor_is_inverse_share(spark, test_config, world):
+    pdf = _table(spark, test_config).toPandas()
+    regions = pdf[pdf["level"] == "zone_1"].set_index(["time_point", "method", "area_id"])
+    assert regions.xs("R1", level="area_id")["expansion_factor"].to_numpy() == pytest.approx(2.0)
+    assert regions.xs("R2", level="area_id")["expansion_factor"].to_numpy() == pytest.approx(4.0)
+    assert (pdf["population"] - pdf["devices"] * pdf["expansion_factor"]).abs().max() < 1e-6
+
+
+def test_cli_present_population_rerun_is_idempotent(spark, test_config, world):
+    from rmf_spark.cli import main
+
+    before = _table(spark, test_config).count()
+    hour = world["start"].strftime("%Y-%m-%dT%H:%M:%S")
+    code = main(
+        [
+            "statistics", "present-population", "--mno", tw.MNO, "--start", hour, "--end", hour,
+            "--set", f"lake.root={test_config.lake.root}",
+            "--set", "present_population.market_share={R1 = 0.5, R2 = 0.25}",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    assert _table(spark, test_config).count() == before
+
+
+def test_cli_bad_time_is_an_error_not_a_trace():
+    from rmf_spark.cli import main
+
+    assert main(["release", "--mno", tw.MNO, "--start", "tomorrow", "--end", "2024-03-05"]) == 2
+
+
+def test_run_present_population_missing_input_names_table(spark, test_config):
+    with pytest.raises(InputDataError) as err:
+        run_present_population(
+            test_config, mno="no_such_mno", start=tw.START, end=tw.START, spark=spark
+        )
+    assert err.value.code == "INPUT_TABLE_MISSING"
+
+
+def test_read_market_share_requires_a_source(spark, test_config):
+    with pytest.raises(ConfigError) as err:
+        read_market_share(spark, test_config.present_population, mno=tw.MNO)
+    assert err.value.code == "MARKET_SHARE_MISSING"
+
+
+def test_slayer_column_names_match_clayer_schemas():
+    from rmf_spark.clayer import schemas as c
+    from rmf_spark.slayer import schemas as s
+
+    assert {s.TILE_ID, s.INSPIRE_100M, s.INSPIRE_1KM, s.X_LL, s.Y_LL} <= set(c.GRID.names)
+    assert {s.TILE_ID, s.ZONE_LEVEL, s.ZONE_ID} <= set(c.TILE_ZONE.names)
+    assert {
+        s.CELL_ID,
+        s.FOOTPRINT_VERSION,
+        s.TILE_ID,
+        s.P_CELL_GIVEN_TILE,
+        s.P_TILE_GIVEN_CELL,
+    } <= set(c.CONNECTION_PROBABILITY.names)
+    assert {s.DEVICE_ID, s.EVENT_TS, s.CELL_ID, s.FOOTPRINT_VERSION, s.USABLE} <= set(
+        c.EVENT_LOCATION.names
+    )

@@ -1,0 +1,85 @@
+"""Nearest event per device and time point; devices per cell; conservation."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from rmf_spark.slayer.time_points import compute_cell_counts, time_points, to_device_time_points
+
+T0 = datetime(2024, 3, 5, 10, 0, 0)
+SCHEMA = (
+    "device_id string, event_ts timestamp, cell_id string, footprint_version string, usable boolean"
+)
+
+
+def _ev(device: str, offset_s: int, cell: str, usable: bool = True) -> tuple:
+    return (device, T0 + timedelta(seconds=offset_s), cell, "v1", usable)
+
+
+def test_time_points_inclusive_at_step():
+    got = time_points(start=T0, end=T0 + timedelta(hours=2, minutes=30), step_s=3600)
+    assert got == [T0, T0 + timedelta(hours=1), T0 + timedelta(hours=2)]
+    with pytest.raises(ValueError):
+        time_points(start=T0, end=T0 - timedelta(seconds=1), step_s=60)
+
+
+def test_to_device_time_points_nearest_event_and_tie_to_earlier(spark):
+    events = spark.createDataFrame(
+        [
+            _ev("tie", -600, "EARLY"),
+            _ev("tie", 600, "LATE"),
+            _ev("near", -1000, "FAR"),
+            _ev("near", 500, "NEAR"),
+            _ev("unusable", 10, "BAD", usable=False),
+            _ev("unusable", 3000, "OK"),
+            _ev("outside", -3601, "X"),
+        ],
+        SCHEMA,
+    )
+    got = to_device_time_points(events, start=T0, end=T0, step_s=3600, tolerance_s=3600)
+    rows = {r["device_id"]: (r["cell_id"], r["event_ts"]) for r in got.collect()}
+    assert rows["tie"] == ("EARLY", T0 - timedelta(seconds=600))
+    assert rows["near"][0] == "NEAR"
+    assert rows["unusable"][0] == "OK"
+    assert "outside" not in rows
+    assert got.count() == 3
+
+
+def test_to_device_time_points_one_row_per_device_and_time_point(spark):
+    events = spark.createDataFrame([_ev("d1", s, f"C{s}") for s in range(-4000, 8000, 700)], SCHEMA)
+    got = to_device_time_points(
+        events, start=T0, end=T0 + timedelta(hours=1), step_s=3600, tolerance_s=1800
+    )
+    rows = sorted((r["time_point"], r["cell_id"]) for r in got.collect())
+    # events at ..., -500, 200, ..., 2900, 3700, ...: nearest to 0 is 200, to 3600 is 3700
+    assert rows == [(T0, "C200"), (T0 + timedelta(hours=1), "C3700")]
+
+
+def test_compute_cell_counts_conserves_devices_in_window(spark):
+    import random
+
+    rnd = random.Random(3)
+    raw = [
+        (f"d{d}", rnd.randint(-9000, 9000), f"C{rnd.randint(0, 4)}", rnd.random() > 0.2)
+        for d in range(60)
+        for _ in range(rnd.randint(1, 6))
+    ]
+    events = spark.createDataFrame([_ev(*r) for r in raw], SCHEMA)
+    tolerance, step = 1200, 3600
+    pts = time_points(start=T0 - timedelta(hours=1), end=T0 + timedelta(hours=2), step_s=step)
+    counts = compute_cell_counts(
+        to_device_time_points(events, start=pts[0], end=pts[-1], step_s=step, tolerance_s=tolerance)
+    )
+    got = {
+        r["time_point"]: r["n"]
+        for r in counts.groupBy("time_point")
+        .agg({"devices": "sum"})
+        .withColumnRenamed("sum(devices)", "n")
+        .collect()
+    }
+    for tp in pts:
+        offset = (tp - T0).total_seconds()
+        expected = {d for d, s, _, ok in raw if ok and abs(s - offset) <= tolerance}
+        assert got.get(tp, 0) == len(expected)
