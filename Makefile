@@ -25,8 +25,12 @@ install: $(STAMP)
 jars: $(STAMP)
 	$(PY) -m rmf_spark.jvm resolve
 
+# The demo: a synthetic country (profile "small"), the whole chain, summary and HTML report.
+DEMO_PROFILE ?= small
 demo: install jars
 	$(VENV)/bin/rmf doctor
+	$(VENV)/bin/rmf demo --profile $(DEMO_PROFILE) --out demo-out
+	@echo "demo summary: demo-out/summary.json"
 
 test: install jars
 	$(VENV)/bin/ruff check $(SRC)

@@ -226,6 +226,22 @@ def evaluate(
     typer.echo(json.dumps(result, indent=2))
 
 
+@app.command()
+def demo(
+    profile: Annotated[str, typer.Option("--profile", "-p", help="tiny, small, bench or a TOML")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
+    seed: Annotated[int | None, typer.Option("--seed", help="override the profile's seed")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Whole chain on a synthetic world: synth -> ingest -> convergence -> present population
+    -> release -> evaluate; writes OUT/summary.json and an HTML report."""
+    from rmf_spark.demo import run_demo
+
+    overrides = dict(parse_override(o) for o in set_ or [])
+    run_demo(profile, out, seed=seed, config_path=config, overrides=overrides, echo=typer.echo)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: run ``app``; turn rmf_spark errors into a message and exit 2."""
     try:
