@@ -32,6 +32,11 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="TOML profile (default: conf/local.toml)"),
 ]
+ProfileOption = Annotated[
+    str, typer.Option("--profile", "-p", help="synthetic world: tiny, small, bench or a TOML")
+]
+OutOption = Annotated[Path, typer.Option("--out", "-o", help="output directory")]
+SeedOption = Annotated[int | None, typer.Option("--seed", help="override the profile's seed")]
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="override a config key, e.g. --set spark.shuffle_partitions=8"),
@@ -96,9 +101,9 @@ def convergence(
 
 @app.command()
 def synth(
-    profile: Annotated[str, typer.Option("--profile", "-p", help="tiny, small, bench or a TOML")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
-    seed: Annotated[int | None, typer.Option("--seed", help="override the profile's seed")] = None,
+    profile: ProfileOption,
+    out: OutOption,
+    seed: SeedOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -228,9 +233,9 @@ def evaluate(
 
 @app.command()
 def demo(
-    profile: Annotated[str, typer.Option("--profile", "-p", help="tiny, small, bench or a TOML")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
-    seed: Annotated[int | None, typer.Option("--seed", help="override the profile's seed")] = None,
+    profile: ProfileOption,
+    out: OutOption,
+    seed: SeedOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
