@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 from rmf_spark.config import load_config
+from rmf_spark.job_args import stage_parser
 from rmf_spark.slayer.runner import run_present_population
 from rmf_spark.slayer.time_points import parse_time_bound
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="present_population")
-    parser.add_argument("--config", default=None, help="TOML profile")
-    parser.add_argument("--mno", required=True, help="MNO id")
-    parser.add_argument("--start", required=True, help="YYYY-MM-DD[THH:MM:SS] (UTC)")
-    parser.add_argument("--end", required=True, help="YYYY-MM-DD[THH:MM:SS] (UTC)")
+    parser = stage_parser("present_population", time_range=True)
     args = parser.parse_args(argv)
     summary = run_present_population(
         load_config(args.config),

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 from rmf_spark.config import load_config
+from rmf_spark.job_args import stage_parser
 from rmf_spark.release.runner import run_release
 from rmf_spark.slayer.time_points import parse_time_bound
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="release")
-    parser.add_argument("--config", default=None, help="TOML profile")
-    parser.add_argument("--mno", required=True, help="MNO id")
-    parser.add_argument("--start", required=True, help="YYYY-MM-DD[THH:MM:SS] (UTC)")
-    parser.add_argument("--end", required=True, help="YYYY-MM-DD[THH:MM:SS] (UTC)")
+    parser = stage_parser("release", time_range=True)
     parser.add_argument("--out", default=None, help="export directory (default: in the lake)")
     args = parser.parse_args(argv)
     manifest = run_release(
