@@ -19,9 +19,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rmf_spark.config import RmfConfig, load_config
+
+if TYPE_CHECKING:
+    from rmf_spark.synth.profile import SynthProfile
 
 __all__ = ["run_demo"]
 
@@ -76,7 +79,7 @@ def _pooled(per_mno: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_demo(
-    profile: str,
+    profile: str | SynthProfile,
     out_dir: str | Path,
     *,
     seed: int | None = None,
@@ -90,7 +93,8 @@ def run_demo(
     Parameters
     ----------
     profile
-        Synthetic-world profile name (``conf/synth/<name>.toml``) or path.
+        Synthetic-world profile name (``conf/synth/<name>.toml``), path, or a loaded profile
+        (e.g. a reduced one, as in ``bench/pipeline.py``).
     out_dir
         Where the world, the lake, the exports, the report and the summary go.
     seed
@@ -108,12 +112,12 @@ def run_demo(
     from rmf_spark.release.runner import run_release
     from rmf_spark.session import get_spark
     from rmf_spark.slayer.runner import run_present_population
-    from rmf_spark.synth.profile import load_profile
+    from rmf_spark.synth.profile import SynthProfile, load_profile
     from rmf_spark.synth.runner import generate_world
 
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    prof = load_profile(profile)
+    prof = profile if isinstance(profile, SynthProfile) else load_profile(profile)
     mnos = [m.mno_id for m in prof.mnos]
     cfg = demo_config(config_path, overrides or {}, out, mnos)
     key_env = cfg.ingest.key_env

@@ -16,10 +16,19 @@ class PresentPopulationSettings(Section):
         3600, gt=0, le=86_400 * 7, description="seconds between time points (default hourly)"
     )
     tolerance_s: int = Field(
-        3600, ge=0, le=86_400, description="max |event time - time point| in seconds"
+        43_200,
+        ge=0,
+        le=86_400,
+        description=(
+            "max |event time - time point| in seconds (12 h: a CDR device is placed at its "
+            "last or next known cell; MultiMNO uses 3600)"
+        ),
     )
     max_iterations: int = Field(
-        20, ge=1, le=100_000, description="EM iteration cap (MultiMNO default 20)"
+        5,
+        ge=1,
+        le=100_000,
+        description="EM iteration cap: early stopping regularises (MultiMNO uses 20)",
     )
     relative_tolerance: float = Field(
         1e-4,

@@ -27,8 +27,9 @@ def test_run_present_population_conserves_devices_across_levels(spark, test_conf
     sums = pdf.groupby(["time_point", "method", "level"])["devices"].sum().unstack("level")
     # every device with an event in the window counted once per time point, at every level
     events = world["events"]
+    tol = tw.timedelta(seconds=test_config.present_population.tolerance_s)
     for tp, row in sums.iterrows():
-        lo, hi = tp[0] - tw.timedelta(hours=1), tp[0] + tw.timedelta(hours=1)
+        lo, hi = tp[0] - tol, tp[0] + tol
         in_window = events[(events["event_ts"] >= lo) & (events["event_ts"] <= hi)]
         assert row.to_numpy() == pytest.approx([in_window["device_id"].nunique()] * 4)
     assert world["summary"]["time_points"] == tw.HOURS

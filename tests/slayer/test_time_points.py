@@ -83,3 +83,37 @@ def test_compute_cell_counts_conserves_devices_in_window(spark):
         offset = (tp - T0).total_seconds()
         expected = {d for d, s, _, ok in raw if ok and abs(s - offset) <= tolerance}
         assert got.get(tp, 0) == len(expected)
+
+
+@pytest.mark.parametrize("tolerance", [900, 5400, 43200])
+def test_to_device_time_points_matches_brute_force_argmin(spark, tolerance):
+    """The per-device sweep picks argmin (|ts - t|, ts, cell_id) over the window, incl. ties."""
+    import random
+
+    rnd = random.Random(tolerance)
+    raw = []
+    for d in range(40):
+        n = rnd.randint(1, 8)
+        offsets = [rnd.choice([-1800, 0, 1800, 3600]) if rnd.random() < 0.3 else
+                   rnd.randint(-60_000, 60_000) for _ in range(n)]  # fmt: skip
+        # same-instant pairs with different cells exercise the tie on cell_id
+        offsets += offsets[:1] if rnd.random() < 0.3 else []
+        raw += [(f"d{d}", s, f"C{rnd.randint(0, 9)}", rnd.random() > 0.1) for s in offsets]
+    events = spark.createDataFrame([_ev(*r) for r in raw], SCHEMA)
+    step = 1800
+    pts = time_points(start=T0 - timedelta(hours=6), end=T0 + timedelta(hours=6), step_s=step)
+    got = {
+        (r["device_id"], r["time_point"]): r["cell_id"]
+        for r in to_device_time_points(
+            events, start=pts[0], end=pts[-1], step_s=step, tolerance_s=tolerance
+        ).collect()
+    }
+    expected = {}
+    for tp in pts:
+        t = (tp - T0).total_seconds()
+        for d in {r[0] for r in raw}:
+            cands = [(abs(s - t), s, c) for dd, s, c, ok in raw if dd == d and ok]
+            cands = [x for x in cands if x[0] <= tolerance]
+            if cands:
+                expected[(d, tp)] = min(cands)[2]
+    assert got == expected

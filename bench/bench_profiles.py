@@ -1,0 +1,40 @@
+"""Reduced variants of a synthetic-world profile for the benchmarks (``--scale`` etc.)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_reduction_arguments(ap: argparse.ArgumentParser) -> None:
+    """``--profile``, ``--scale``, ``--persons``, ``--km``, ``--days`` and ``--master``."""
+    ap.add_argument("--profile", default="bench")
+    ap.add_argument("--scale", type=float, help="fraction of persons and area (0 < f <= 1)")
+    ap.add_argument("--persons", type=int, help="override population.n_persons")
+    ap.add_argument("--km", type=int, help="override territory width and height (km)")
+    ap.add_argument("--days", type=int, help="override n_days")
+    ap.add_argument("--master", default="local[*]")
+
+
+def reduced_profile(args: argparse.Namespace) -> tuple[Any, dict[str, object]]:
+    """The profile with the reductions of ``args`` applied, and those overrides.
+
+    ``--scale f`` keeps a fraction ``f`` of the persons and of the territory's area (same
+    density); ``--persons``, ``--km`` and ``--days`` set those values directly.
+    """
+    from rmf_spark.synth import load_profile
+
+    full = load_profile(args.profile)
+    persons, km = args.persons, args.km
+    if args.scale:
+        persons = persons or max(10, round(full.population.n_persons * args.scale))
+        km = km or max(2, round(full.territory.width_km * args.scale**0.5))
+    overrides: dict[str, object] = {}
+    if persons:
+        overrides["population.n_persons"] = persons
+        overrides["population.n_tourists"] = max(1, persons // 50)
+    if km:
+        overrides["territory.width_km"] = overrides["territory.height_km"] = km
+    if args.days:
+        overrides["n_days"] = args.days
+    return load_profile(args.profile, overrides=overrides), overrides
