@@ -111,21 +111,37 @@ def em_density(
     """
     from scipy import sparse
 
-    counts = np.asarray(counts, dtype=float)
     p = sparse.csr_matrix(
         (np.asarray(p_cell_given_tile, dtype=float), (cell_index, tile_index)),
         shape=(len(counts), n_tiles),
     )
+    return _em_iterate(
+        np.asarray(counts, dtype=float),
+        p,
+        p.T.tocsr(),
+        max_iterations=max_iterations,
+        relative_tolerance=relative_tolerance,
+    )
+
+
+def _em_iterate(
+    counts: np.ndarray,
+    p,  # type: ignore[no-untyped-def]  # scipy.sparse csr (cells x tiles)
+    pt,  # type: ignore[no-untyped-def]  # its transpose, csr
+    *,
+    max_iterations: int,
+    relative_tolerance: float,
+) -> EmResult:
+    n_tiles = p.shape[1]
     # Cells without any footprint tile cannot be located; their devices are not spread.
     located = np.asarray(p.sum(axis=1)).ravel() > 0
     c = np.where(located, counts, 0.0)
     total = c.sum()
-    covered = np.asarray(p.T @ (c > 0).astype(float)).ravel() > 0
+    covered = np.asarray(pt @ (c > 0).astype(float)).ravel() > 0
     u = np.zeros(n_tiles)
     if total <= 0 or not covered.any():
         return EmResult(u, 0, True)
     u[covered] = total / covered.sum()
-    pt = p.T.tocsr()
     for iteration in range(1, max_iterations + 1):
         lam = p @ u
         ratio = np.divide(c, lam, out=np.zeros_like(c), where=lam > 0)
@@ -137,30 +153,49 @@ def em_density(
     return EmResult(u, max_iterations, False)
 
 
-def _em_group(max_iterations: int, relative_tolerance: float):  # type: ignore[no-untyped-def]
-    def run(pdf: pd.DataFrame) -> pd.DataFrame:
-        cells = pd.MultiIndex.from_frame(pdf[[CELL_ID, FOOTPRINT_VERSION]].astype(str))
-        cell_codes, cell_uniques = pd.factorize(cells)
-        tile_codes, tile_uniques = pd.factorize(pdf[TILE_ID])
-        counts = np.zeros(len(cell_uniques))
-        counts[cell_codes] = pdf[DEVICES].to_numpy(dtype=float)
-        result = em_density(
-            counts,
-            cell_codes,
-            tile_codes,
-            pdf[P_CELL_GIVEN_TILE].to_numpy(dtype=float),
-            n_tiles=len(tile_uniques),
-            max_iterations=max_iterations,
-            relative_tolerance=relative_tolerance,
+def _em_per_date(max_iterations: int, relative_tolerance: float):  # type: ignore[no-untyped-def]
+    def run(counts: pd.DataFrame, cp: pd.DataFrame) -> pd.DataFrame:
+        from scipy import sparse
+
+        out = [
+            pd.DataFrame(
+                {
+                    TIME_POINT: pd.Series([], dtype="datetime64[ns]"),
+                    TILE_ID: pd.Series([], dtype="int64"),
+                    DEVICES: pd.Series([], dtype="float64"),
+                }
+            )
+        ]
+        if counts.empty or cp.empty:
+            return out[0]
+        cell_codes, cell_uniques = pd.factorize(
+            pd.MultiIndex.from_frame(cp[[CELL_ID, FOOTPRINT_VERSION]].astype(str))
         )
-        keep = result.density > 0
-        return pd.DataFrame(
-            {
-                TIME_POINT: pdf[TIME_POINT].iloc[0],
-                TILE_ID: np.asarray(tile_uniques, dtype="int64")[keep],
-                DEVICES: result.density[keep],
-            }
+        tile_codes, tile_uniques = pd.factorize(cp[TILE_ID])
+        tiles = np.asarray(tile_uniques, dtype="int64")
+        p = sparse.csr_matrix(
+            (cp[P_CELL_GIVEN_TILE].to_numpy(dtype=float), (cell_codes, tile_codes)),
+            shape=(len(cell_uniques), len(tile_uniques)),
         )
+        pt = p.T.tocsr()
+        # devices of a cell without connection probabilities that date are not located
+        where = cell_uniques.get_indexer(
+            pd.MultiIndex.from_frame(counts[[CELL_ID, FOOTPRINT_VERSION]].astype(str))
+        )
+        for time_point, idx in counts.groupby(TIME_POINT).indices.items():
+            c = np.zeros(len(cell_uniques))
+            rows = where[idx]
+            np.add.at(c, rows[rows >= 0], counts[DEVICES].to_numpy(dtype=float)[idx][rows >= 0])
+            result = _em_iterate(
+                c, p, pt, max_iterations=max_iterations, relative_tolerance=relative_tolerance
+            )
+            keep = result.density > 0
+            out.append(
+                pd.DataFrame(
+                    {TIME_POINT: time_point, TILE_ID: tiles[keep], DEVICES: result.density[keep]}
+                )
+            )
+        return pd.concat(out, ignore_index=True)
 
     return run
 
@@ -193,21 +228,21 @@ def compute_em_tile_devices(
 
     Notes
     -----
-    One pandas group per time point holds only the connection probabilities of the cells
-    counted at that time point (an equi-join first); the iteration runs on a scipy sparse
-    matrix. Formula and sources: module notes.
+    One pandas group per date (a ``cogroup`` of the counts and the connection probabilities
+    of that date): the sparse matrix is built once per date and shared by the date's time
+    points, so the probabilities are shuffled once per date rather than once per time point.
+    Formula and sources: module notes.
     """
     keys = _join_keys(connection_probability)
     cp = connection_probability.select(
         *keys, F.col(TILE_ID).cast("long").alias(TILE_ID), P_CELL_GIVEN_TILE
     ).where(F.col(P_CELL_GIVEN_TILE) > 0)
-    joined = (
-        _with_date(cell_counts, keys)
-        .select(TIME_POINT, *keys, DEVICES)
-        .join(cp, on=keys, how="inner")
-    )
-    return joined.groupBy(TIME_POINT).applyInPandas(
-        _em_group(max_iterations, relative_tolerance), schema=_TILE_DEVICES_SCHEMA
+    counts = _with_date(cell_counts, keys).select(TIME_POINT, *keys, DEVICES)
+    group = F.col(DATE) if DATE in keys else F.lit(0).alias("_all")
+    return (
+        counts.groupBy(group)
+        .cogroup(cp.groupBy(group))
+        .applyInPandas(_em_per_date(max_iterations, relative_tolerance), _TILE_DEVICES_SCHEMA)
     )
 
 
