@@ -2,12 +2,15 @@
 
 Generates ``conf/synth/bench.toml`` (or a reduced variant) into a scratch directory and prints
 JSON: events written, seconds (total and per stage), events per second. The full bench
-profile writes more than 20 million events; ``--persons`` shrinks the population (and the
-territory with ``--km``) for a quick figure.
+profile writes more than 20 million events; ``--scale f`` keeps a fraction ``f`` of the
+population and of the territory's area (same density, same networks' per-person load is not
+kept: the cell counts stay) and reports the projected time of the full profile;
+``--persons``, ``--km`` and ``--days`` set those values directly.
 
 Usage::
 
     SPARK_LOCAL_IP=127.0.0.1 .venv/bin/python bench/synth.py                      # full bench
+    SPARK_LOCAL_IP=127.0.0.1 .venv/bin/python bench/synth.py --scale 0.25
     SPARK_LOCAL_IP=127.0.0.1 .venv/bin/python bench/synth.py --persons 20000 --km 20 --days 1
 """
 
@@ -16,8 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_profiles import add_reduction_arguments, reduced_profile
 
 from rmf_spark.config import load_config
 from rmf_spark.session import get_spark
@@ -26,22 +34,11 @@ from rmf_spark.synth import generate_world, load_profile
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--profile", default="bench")
-    ap.add_argument("--persons", type=int, help="override population.n_persons")
-    ap.add_argument("--km", type=int, help="override territory width and height (km)")
-    ap.add_argument("--days", type=int, help="override n_days")
+    add_reduction_arguments(ap)
     ap.add_argument("--out", help="output directory (default: a temporary one, removed)")
-    ap.add_argument("--master", default="local[*]")
     args = ap.parse_args()
-    overrides: dict[str, object] = {}
-    if args.persons:
-        overrides["population.n_persons"] = args.persons
-        overrides["population.n_tourists"] = max(1, args.persons // 50)
-    if args.km:
-        overrides["territory.width_km"] = overrides["territory.height_km"] = args.km
-    if args.days:
-        overrides["n_days"] = args.days
-    prof = load_profile(args.profile, overrides=overrides)
+    full = load_profile(args.profile)
+    prof, overrides = reduced_profile(args)
     quiet = {"spark.ui.showConsoleProgress": "false"}
     cfg = load_config(
         overrides={"spark.master": args.master, "spark.ui_enabled": False, "spark.conf": quiet}
@@ -54,6 +51,12 @@ def main() -> None:
         if not args.out:
             shutil.rmtree(out, ignore_errors=True)
     events = m["counts"]["events_total"]
+    # the events scale with person-days: project the full profile at the measured rate
+    full_events = (
+        events
+        * (full.population.n_persons / prof.population.n_persons)
+        * (full.n_days / prof.n_days)
+    )
     print(
         json.dumps(
             {
@@ -69,6 +72,8 @@ def main() -> None:
                 "seconds": m["seconds"],
                 "stage_seconds": m["stage_seconds"],
                 "events_per_second": round(events / m["seconds"], 1),
+                "projected_full_events": round(full_events),
+                "projected_full_seconds": round(full_events / (events / m["seconds"]), 1),
             },
             indent=2,
         )

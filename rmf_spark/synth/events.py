@@ -30,11 +30,13 @@ from scipy.stats import poisson
 from rmf_spark.synth.profile import MnoParams
 from rmf_spark.synth.rng import normal, uniform
 from rmf_spark.synth.schedules import positions_at
+from rmf_spark.synth.subscriptions import spark_device_ids
 from rmf_spark.synth.territory import TILE_M, Territory
 
 __all__ = [
     "EVENT_SCHEMA",
     "HOURLY",
+    "KINDS",
     "TA_STEP_M",
     "to_device_days",
     "to_events",
@@ -42,9 +44,11 @@ __all__ = [
 ]
 
 EVENT_SCHEMA = (
-    "device_key long, day int, seq int, kind string, ts_ms long, x double, y double, "
-    "tile_idx long, u_cell double, raw_id string, mcc int, mnc string"
+    "device_key long, is_inbound boolean, day int, seq int, kind_code tinyint, ts_ms long, "
+    "x double, y double, tile_idx long, u_cell double"
 )
+#: event kinds by ``kind_code`` (numbers cross the Arrow boundary, Spark makes the strings)
+KINDS = ("call", "sms", "data", "periodic", "handover")
 #: relative CDR activity by local hour 0..23
 HOURLY = np.array([0.3, 0.15, 0.1, 0.1, 0.1, 0.2, 0.5, 1.2, 1.8, 2.0, 2.0, 2.0, 2.2, 2.0,
                    1.8, 1.8, 1.9, 2.1, 2.3, 2.3, 2.1, 1.7, 1.2, 0.7])  # fmt: skip
@@ -85,7 +89,7 @@ def events_pandas(
     times = [s_t[e_s] + cs - np.repeat(cs[first], size)]
     rows = [srow[e_s]]
     u_kind = uniform(ekey_s, stream + 7, seed)
-    kinds = [np.where(u_kind < 0.4, "call", np.where(u_kind < 0.65, "sms", "data"))]
+    kinds = [np.where(u_kind < 0.4, 0, np.where(u_kind < 0.65, 1, 2)).astype(np.int8)]
     if mno.regime == "signalling":
         period = mno.periodic_update_min * 60.0
         n_p = int(86400 // period) + 1
@@ -95,7 +99,7 @@ def events_pandas(
         phase = uniform(rowkey, stream + 8, seed)[prow] * period
         times.append(start[prow] + phase + pj * period + 20.0 * normal(pkey, stream + 9, seed))
         rows.append(prow)
-        kinds.append(np.full(len(prow), "periodic"))
+        kinds.append(np.full(len(prow), 3, dtype=np.int8))
         k = pdf[[f"k{i}" for i in range(8)]].to_numpy()
         legs = np.column_stack([k[:, 2] - k[:, 1], k[:, 4] - k[:, 3], k[:, 6] - k[:, 5]])
         n_h = np.floor(legs.sum(axis=1) / mno.handover_interval_s).astype(np.int64)
@@ -107,7 +111,7 @@ def events_pandas(
             np.where(s < d1, kh[:, 1] + s, np.where(s < d2, kh[:, 3] + s - d1, kh[:, 5] + s - d2))
         )
         rows.append(hrow)
-        kinds.append(np.full(len(hrow), "handover"))
+        kinds.append(np.full(len(hrow), 4, dtype=np.int8))
     time_s = np.concatenate(times)
     row = np.concatenate(rows)
     kind = np.concatenate(kinds)
@@ -125,33 +129,30 @@ def events_pandas(
     return pd.DataFrame(
         {
             "device_key": pdf["device_key"].to_numpy()[row],
+            "is_inbound": pdf["is_inbound"].to_numpy()[row],
             "day": pdf["day"].to_numpy()[row].astype(np.int32),
             "seq": seq.astype(np.int32),
-            "kind": kind,
+            "kind_code": kind,
             "ts_ms": np.round(time_s * 1000.0).astype(np.int64),
             "x": x,
             "y": y,
             "tile_idx": tile,
             "u_cell": uniform(ekey, stream + 10, seed),
-            "raw_id": pdf["raw_id"].to_numpy()[row],
-            "mcc": pdf["mcc"].to_numpy()[row].astype(np.int32),
-            "mnc": pdf["mnc"].to_numpy()[row],
         }
     )
 
 
 def to_device_days(devices: DataFrame, schedules: DataFrame, *, mno_id: str) -> DataFrame:
     """The MNO's devices joined with their persons' schedules (one row per device-day)."""
-    d = devices.where(F.col("mno_id") == mno_id).select(
-        "device_key", "person_id", "raw_id", "mcc", "mnc"
-    )
+    d = devices.where(F.col("mno_id") == mno_id).select("device_key", "person_id", "is_inbound")
     return d.join(schedules, "person_id")
 
 
 def to_events(
     device_days: DataFrame, *, mno: MnoParams, t: Territory, seed: int, stream: int
 ) -> DataFrame:
-    """Raw event times and true positions of the device-days (schema :data:`EVENT_SCHEMA`)."""
+    """Raw event times and true positions of the device-days (schema :data:`EVENT_SCHEMA`)
+    plus ``kind``, ``raw_id``, ``mcc``, ``mnc``: strings are made by Spark, not in Python."""
 
     def batches(it):  # type: ignore[no-untyped-def]
         for pdf in it:  # chunks bound the memory: ~300 events per signalling device-day
@@ -159,7 +160,12 @@ def to_events(
                 chunk = pdf.iloc[lo : lo + _CHUNK].reset_index(drop=True)
                 yield events_pandas(chunk, mno=mno, t=t, seed=seed, stream=stream)
 
-    return device_days.mapInPandas(batches, EVENT_SCHEMA)
+    ev = device_days.mapInPandas(batches, EVENT_SCHEMA)
+    raw_id, mcc, mnc = spark_device_ids(F.col("device_key"), F.col("is_inbound"), mno, seed)
+    kind = F.element_at(F.array(*[F.lit(k) for k in KINDS]), F.col("kind_code").cast("int") + 1)
+    return ev.select(
+        "*", kind.alias("kind"), raw_id.alias("raw_id"), mcc.alias("mcc"), mnc.alias("mnc")
+    ).drop("kind_code", "is_inbound")
 
 
 def _ta(tech: Column, dist: Column) -> Column:
@@ -178,12 +184,16 @@ def with_serving_cell(
     cells: DataFrame,
     file_date: Column,
     epoch_of_date: dict[str, int],
+    top_k: int = 30,
+    broadcast_tiles: bool = True,
 ) -> DataFrame:
     """Add ``file_date``, the serving cell (``cell_idx, cell_id, technology``) and ``ta``.
 
     ``file_date`` is the day of the MNO file the event goes to (local or UTC day); events of
     dates without an epoch (outside the period) are dropped. ``cells`` needs ``cell_idx,
-    cell_id, technology, x, y, antenna_height_m`` (true values).
+    cell_id, technology, x, y, antenna_height_m`` (true values). ``top_k`` bounds the cells
+    per tile; ``broadcast_tiles`` ships ``tile_cells`` (one row per tile and epoch, a function
+    of the territory, not of the people) to every task instead of shuffling the events.
     """
     mapping = F.create_map(*[F.lit(v) for kv in epoch_of_date.items() for v in kv])
     ev = (
@@ -193,9 +203,14 @@ def with_serving_cell(
     )
     cum = "transform(p, (v, i) -> aggregate(slice(p, 1, i + 1), 0D, (a, b) -> a + b))"
     tc = tile_cells.select("epoch", "tile_idx", "cell_idx", F.expr(cum).alias("cum"))
-    chosen = F.expr(
-        "element_at(cell_idx, least(size(filter(cum, c -> c < u_cell)), size(cell_idx) - 1) + 1)"
+    if broadcast_tiles:
+        tc = F.broadcast(tc)
+    # the first cell whose cumulative probability exceeds u_cell: count the cumulative
+    # probabilities below u (plain CASE expressions, compiled, no lambda per event)
+    below = sum(
+        F.when(F.get(F.col("cum"), i) < F.col("u_cell"), 1).otherwise(0) for i in range(top_k)
     )
+    chosen = F.element_at(F.col("cell_idx"), F.least(below, F.size("cell_idx") - 1) + 1)
     c = F.broadcast(
         cells.select(
             F.col("cell_idx").alias("chosen"),

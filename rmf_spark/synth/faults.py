@@ -99,23 +99,45 @@ def with_faults(
             .otherwise(F.col("cell_id")),
         )
     )  # fmt: skip
+    # the extra rows in the same pass: each row explodes into itself, its exact duplicate
+    # (copy 1) and its same-time-different-cell twin (copy 2) when drawn
     clean = fk.isNull()
-    dup = df.where(
-        clean & (spark_uniform(seed, f"dup.{mno_id}", "record_id") < rates.exact_duplicate)
-    )
+    dup = clean & (spark_uniform(seed, f"dup.{mno_id}", "record_id") < rates.exact_duplicate)
     std_u = spark_uniform(seed, f"std.{mno_id}", "record_id") < rates.same_time_different_cell
     n_act = F.size(active)
+    std = clean & std_u & (n_act > 1)
+    copies = (
+        F.when(dup & std, F.array(F.lit(0), F.lit(1), F.lit(2)))
+        .when(dup, F.array(F.lit(0), F.lit(1)))
+        .when(std, F.array(F.lit(0), F.lit(2)))
+        .otherwise(F.array(F.lit(0)))
+    )
     i = F.pmod(pick, n_act) + 1
     other = F.element_at(active, i.cast("int"))
     other_next = F.element_at(active, (F.pmod(i, n_act) + 1).cast("int"))
-    std = (
-        df.where(clean & std_u & (n_act > 1))
-        .withColumn("cell_id", F.when(other == F.col("cell_id"), other_next).otherwise(other))
-        .withColumn("record_id", F.col("record_id") + INJECTED_SEQ_OFFSET)
-        .withColumn("fault_kind", F.lit("same_time_different_cell"))
-        .withColumn("ta", F.lit(None).cast("int"))
+    copy = F.col("_copy")
+    twin = copy == 2
+    return (
+        df.withColumn("_copy", F.explode(copies))
+        .withColumn(
+            "cell_id",
+            F.when(twin, F.when(other == F.col("cell_id"), other_next).otherwise(other)).otherwise(
+                F.col("cell_id")
+            ),
+        )
+        .withColumn(
+            "record_id",
+            F.when(twin, F.col("record_id") + INJECTED_SEQ_OFFSET).otherwise(F.col("record_id")),
+        )
+        .withColumn(
+            "fault_kind",
+            F.when(copy == 1, F.lit("exact_duplicate"))
+            .when(twin, F.lit("same_time_different_cell"))
+            .otherwise(fk),
+        )
+        .withColumn("ta", F.when(twin, F.lit(None).cast("int")).otherwise(F.col("ta")))
+        .drop("_copy")
     )
-    return df.unionByName(dup.withColumn("fault_kind", F.lit("exact_duplicate"))).unionByName(std)
 
 
 def to_fault_tags(events: DataFrame, *, mno_id: str) -> DataFrame:

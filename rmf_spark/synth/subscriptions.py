@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 
 from rmf_spark.synth.profile import MnoParams, SubscriptionParams
 from rmf_spark.synth.rng import normal, uniform
@@ -27,7 +28,9 @@ __all__ = [
     "FOREIGN_MCC",
     "FOREIGN_MNC",
     "expected_device_share",
+    "raw_id_prefix",
     "regional_shares",
+    "spark_device_ids",
     "to_devices",
 ]
 
@@ -65,10 +68,33 @@ def expected_device_share(p: np.ndarray, *, no_phone: float, second_mno: float) 
     return (1.0 - no_phone) * e
 
 
+def raw_id_prefix(mno: MnoParams, *, inbound: bool) -> str:
+    """What the MNO's raw id starts with: mno_a ``34`` (visitors ``44``), mno_b the PLMN."""
+    if mno.raw_format == "mno_a":
+        return "44" if inbound else "34"
+    return f"{FOREIGN_MCC}{FOREIGN_MNC}" if inbound else f"{mno.mcc}{mno.mnc}"
+
+
 def _raw_ids(keys: np.ndarray, prefix: np.ndarray, seed: int) -> np.ndarray:
     b = seed * 7_919 % 10**10
     digits = (keys.astype(np.int64) * _PERM_A + b) % 10**10
     return np.char.add(prefix.astype(str), np.char.zfill(digits.astype(str), 10))
+
+
+def spark_device_ids(
+    device_key: Column, is_inbound: Column, mno: MnoParams, seed: int
+) -> tuple[Column, Column, Column]:
+    """``raw_id, mcc, mnc`` of a device on ``mno`` as Spark columns: the same values as
+    :func:`to_devices` (no join with the devices, no string made in Python per event)."""
+    b = seed * 7_919 % 10**10
+    digits = F.pmod(device_key * F.lit(_PERM_A) + F.lit(b), F.lit(10**10))
+    prefix = F.when(is_inbound, F.lit(raw_id_prefix(mno, inbound=True))).otherwise(
+        F.lit(raw_id_prefix(mno, inbound=False))
+    )
+    raw_id = F.concat(prefix, F.lpad(digits.cast("string"), 10, "0"))
+    mcc = F.when(is_inbound, F.lit(FOREIGN_MCC)).otherwise(F.lit(mno.mcc))
+    mnc = F.when(is_inbound, F.lit(FOREIGN_MNC)).otherwise(F.lit(mno.mnc))
+    return raw_id, mcc, mnc
 
 
 def devices_pandas(
@@ -108,15 +134,10 @@ def devices_pandas(
     pids = pid[d["i"].to_numpy()]
     inbound = tourist[d["i"].to_numpy()]
     m_arr = d["m"].to_numpy()
-    fmt = np.array([m.raw_format for m in mnos])[m_arr]
     mcc = np.where(inbound, FOREIGN_MCC, np.array([m.mcc for m in mnos])[m_arr])
     mnc = np.where(inbound, FOREIGN_MNC, np.array([m.mnc for m in mnos])[m_arr])
-    home_prefix = np.where(fmt == "mno_a", "34", np.char.add(mcc.astype(str), mnc))
-    prefix = np.where(
-        inbound,
-        np.where(fmt == "mno_a", "44", f"{FOREIGN_MCC}{FOREIGN_MNC}"),
-        home_prefix,
-    )
+    prefixes = np.array([[raw_id_prefix(m, inbound=b) for b in (False, True)] for m in mnos])
+    prefix = prefixes[m_arr, inbound.astype(np.int64)]
     dkey = pids * 4 + d["device_index"].to_numpy()
     return pd.DataFrame(
         {

@@ -99,22 +99,21 @@ def to_positions(
 
 def compute_present_population(positions: DataFrame) -> DataFrame:
     """Persons per time point and area: ``time_point, level (100m, 1km, municipality,
-    region), area_id, persons``."""
-    parts = [
-        positions.groupBy(
-            "time_point", F.lit(level).alias("level"), F.col(col).alias("area_id")
-        ).agg(F.count("*").alias("persons"))
+    region), area_id, persons`` (one aggregation: each position counts once per level)."""
+    levels = F.array(*[
+        F.struct(F.lit(level).alias("level"), F.col(col).alias("area_id"))
         for level, col in (
             ("100m", "inspire_100m"),
             ("1km", "inspire_1km"),
             ("municipality", "municipality_id"),
             ("region", "region_id"),
         )
-    ]
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.unionByName(p)
-    return out
+    ])  # fmt: skip
+    return (
+        positions.select("time_point", F.inline(levels))
+        .groupBy("time_point", "level", "area_id")
+        .agg(F.count("*").alias("persons"))
+    )
 
 
 def compute_present_devices(positions: DataFrame, devices: DataFrame) -> DataFrame:
@@ -132,41 +131,38 @@ def compute_present_devices(positions: DataFrame, devices: DataFrame) -> DataFra
     )
 
 
-def compute_od_flows(schedules: DataFrame, zones: DataFrame, *, dates: list[str]) -> DataFrame:
+def compute_od_flows(
+    schedules: DataFrame, *, muni_region: dict[str, str], dates: list[str]
+) -> DataFrame:
     """Trips per local day between zones: ``date, zone_level, origin_zone_id,
-    destination_zone_id, trips``; a trip is a travel leg of positive duration."""
-    legs = F.array(
-        *[
-            F.struct(
-                F.col(f"z{i}").alias("o"),
-                F.col(f"z{i + 1}").alias("d"),
-                (F.col(f"k{2 * i + 2}") > F.col(f"k{2 * i + 1}")).alias("moved"),
-            )
-            for i in range(3)
-        ]
-    )
+    destination_zone_id, trips``; a trip is a travel leg of positive duration.
+    ``muni_region`` maps each municipality to its region (one aggregation for both levels)."""
+    region = F.create_map(*[F.lit(v) for kv in sorted(muni_region.items()) for v in kv])
+    legs = F.array(*[
+        F.struct(
+            F.col(f"z{i}").alias("o"),
+            F.col(f"z{i + 1}").alias("d"),
+            (F.col(f"k{2 * i + 2}") > F.col(f"k{2 * i + 1}")).alias("moved"),
+        )
+        for i in range(3)
+    ])  # fmt: skip
     day_date = F.element_at(F.array(*[F.lit(d) for d in dates]), F.col("day") + 1)
     trips = (
         schedules.where(F.col("day") < len(dates))
-        .select(F.to_date(day_date).alias("date"), F.explode(legs).alias("leg"))
-        .where("leg.moved")
-        .select("date", F.col("leg.o").alias("o"), F.col("leg.d").alias("d"))
+        .select(F.to_date(day_date).alias("date"), F.inline(legs))
+        .where("moved")
     )
-    parent = zones.where("zone_level = 2").select(F.col("zone_id").alias("m"), "parent_id")
-    muni = trips.groupBy("date", "o", "d").agg(F.count("*").alias("trips"))
-    reg = (
-        muni.join(parent.withColumnRenamed("parent_id", "ro"), F.col("o") == F.col("m"))
-        .drop("m")
-        .join(parent.withColumnRenamed("parent_id", "rd"), F.col("d") == F.col("m"))
-        .groupBy("date", "ro", "rd")
-        .agg(F.sum("trips").alias("trips"))
-    )
-    cols = ["date", "zone_level", "origin_zone_id", "destination_zone_id", "trips"]
-    return muni.select("date", F.lit(2).alias("zone_level"), F.col("o").alias(cols[2]),
-                       F.col("d").alias(cols[3]), "trips").unionByName(
-        reg.select("date", F.lit(1).alias("zone_level"), F.col("ro").alias(cols[2]),
-                   F.col("rd").alias(cols[3]), "trips")
+    both = F.array(
+        F.struct(F.lit(2).alias("zone_level"), F.col("o").alias("origin_zone_id"),
+                 F.col("d").alias("destination_zone_id")),
+        F.struct(F.lit(1).alias("zone_level"), region[F.col("o")].alias("origin_zone_id"),
+                 region[F.col("d")].alias("destination_zone_id")),
     )  # fmt: skip
+    return (
+        trips.select("date", F.inline(both))
+        .groupBy("date", "zone_level", "origin_zone_id", "destination_zone_id")
+        .agg(F.count("*").alias("trips"))
+    )
 
 
 def compute_residents(persons: DataFrame) -> DataFrame:

@@ -67,6 +67,13 @@ def lines_mno_a(events: DataFrame, *, time_zone: str) -> DataFrame:
     return events.select("file_date", "ts_ms", "record_id", line.alias("value"))
 
 
+def _json_field(name: str, value: Column, *, quoted: bool) -> Column:
+    """``,"name":value`` (string values quoted), or nothing when the value is null: what
+    ``to_json`` writes for these plain ids and words, built by concatenation."""
+    text = F.concat(F.lit('"'), value, F.lit('"')) if quoted else value.cast("string")
+    return F.coalesce(F.concat(F.lit(f',"{name}":'), text), F.lit(""))
+
+
 def lines_mno_b(events: DataFrame) -> DataFrame:
     """``file_date, ts_ms, record_id, value``: JSON lines with epoch milliseconds."""
     fk = F.col("fault_kind")
@@ -75,37 +82,33 @@ def lines_mno_b(events: DataFrame) -> DataFrame:
         tech = F.when(F.col("technology") == k, v).otherwise(tech)
     etype = F.upper(F.col("kind"))
     etype = F.when(etype == "PERIODIC", "PERIODIC_LU").otherwise(etype)
-    obj = F.struct(
-        F.col("record_id").alias("seq"),
-        F.col("raw_id").alias("imsi"),
-        F.when(
-            fk == "malformed_timestamp",
-            F.date_format(F.timestamp_millis("ts_ms"), "dd/MM/yyyy HH:mm"),
-        )
-        .otherwise(F.col("ts_ms").cast("string"))
-        .alias("ts_raw"),
-        F.col("cell_id").alias("cell"),
-        etype.alias("type"),
-        tech.alias("tech"),
-        F.concat(F.col("mcc").cast("string"), F.col("mnc")).alias("plmn"),
-        F.col("ta").alias("ta"),
-    )
-    js = F.to_json(obj)
+    malformed = fk == "malformed_timestamp"
     # ts_ms is a JSON number; a malformed one is a string
-    js = F.when(
-        fk == "malformed_timestamp",
-        F.regexp_replace(js, '"ts_raw":', '"ts_ms":'),
-    ).otherwise(F.regexp_replace(js, '"ts_raw":"([0-9-]+)"', '"ts_ms":$1'))
-    js = F.when(
-        fk == "wrong_column_count", F.expr("substring(value_json, 1, length(value_json) - 9)")
-    ).otherwise(js)
+    ts = F.when(malformed, F.concat(F.lit('"'), F.date_format(
+        F.timestamp_millis("ts_ms"), "dd/MM/yyyy HH:mm"), F.lit('"'))
+    ).otherwise(F.col("ts_ms").cast("string"))  # fmt: skip
+    full = F.concat(
+        F.lit('{"seq":'), F.col("record_id").cast("string"),
+        _json_field("imsi", F.col("raw_id"), quoted=True),
+        _json_field("ts_ms", ts, quoted=False),
+        _json_field("cell", F.col("cell_id"), quoted=True),
+        _json_field("type", etype, quoted=True),
+        _json_field("tech", tech, quoted=True),
+        _json_field("plmn", F.concat(F.col("mcc").cast("string"), F.col("mnc")), quoted=True),
+        _json_field("ta", F.col("ta"), quoted=False),
+        F.lit("}"),
+    )  # fmt: skip
+    js = F.when(fk == "wrong_column_count", F.expr("substring(js, 1, length(js) - 9)")).otherwise(
+        F.col("js")
+    )  # the complete line is computed once, in the select below
     bad = F.concat(
         F.lit('{"seq":'), F.col("record_id").cast("string"), F.lit(',"imsi":"'), _s("raw_id"),
         F.lit('","ts_ms":'), F.col("ts_ms").cast("string"), F.lit(',"cell":"'), _s("cell_id"),
         F.lit('","type":"'), _bad_utf8(), F.lit('"}'),
     )  # fmt: skip
     value = F.when(fk == "invalid_utf8", bad).otherwise(js)
-    out = events.withColumn("value_json", F.to_json(obj))
+    out = events.select("file_date", "ts_ms", "record_id", "fault_kind", "raw_id", "cell_id",
+                        full.alias("js"))  # fmt: skip
     return out.select("file_date", "ts_ms", "record_id", value.alias("value"))
 
 

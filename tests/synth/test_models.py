@@ -156,3 +156,31 @@ def test_truth_positions_match_schedules_of_persons(spark, tiny_world):
     x, y, _ = positions_at(sched, idx, ts[day0].astype(float))
     assert day0.sum() >= 60 * 23
     assert np.allclose(x, pos["x"][day0]) and np.allclose(y, pos["y"][day0])
+
+
+def test_spark_device_ids_equal_the_devices_table_ids(spark):
+    from rmf_spark.synth.subscriptions import devices_pandas, regional_shares, spark_device_ids
+
+    persons = pd.DataFrame({
+        "person_id": np.r_[np.arange(0, 4_000_000, 9_973), 900_000_000 + np.arange(40)],
+        "home_region_id": "R00",
+    })  # fmt: skip
+    persons["is_tourist"] = persons["person_id"] >= 900_000_000
+    shares = regional_shares(PROFILE.mnos, n_regions=1, jitter=0.0, seed=PROFILE.seed)
+    dev = devices_pandas(persons, mnos=PROFILE.mnos, shares=shares, sub=PROFILE.subscriptions,
+                         seed=PROFILE.seed)  # fmt: skip
+    assert dev["is_inbound"].any() and set(dev["mno_id"]) == {"mno_a", "mno_b"}
+    sdf = spark.createDataFrame(dev[["device_key", "mno_id", "is_inbound"]])
+    for mno in PROFILE.mnos:
+        raw_id, mcc, mnc = spark_device_ids(F.col("device_key"), F.col("is_inbound"), mno,
+                                            PROFILE.seed)  # fmt: skip
+        got = (
+            sdf.where(F.col("mno_id") == mno.mno_id)
+            .select("device_key", raw_id.alias("raw_id"), mcc.alias("mcc"), mnc.alias("mnc"))
+            .toPandas()
+            .sort_values("device_key")
+        )
+        want = dev[dev["mno_id"] == mno.mno_id].sort_values("device_key")
+        assert got["raw_id"].tolist() == want["raw_id"].tolist()
+        assert got["mcc"].tolist() == want["mcc"].tolist()
+        assert got["mnc"].tolist() == want["mnc"].tolist()
