@@ -3,8 +3,9 @@
 Text formats (CSV, JSON lines) are read line by line with Spark's text source, which keeps the
 bytes of a line as they are (invalid UTF-8 included), so nothing is lost before validation.
 Row numbers come from each file split's position (``_metadata.file_block_start``) and the
-record's index within its split (``monotonically_increasing_id``), resolved after the read by
-:func:`with_source_row`. Parquet rows get ``_metadata.row_index``.
+record's index within its split (``monotonically_increasing_id``): :func:`count_splits` counts
+the lines of each split (a cheap pass that reads no column), :func:`with_source_row` turns them
+into line numbers. Parquet rows get ``_metadata.row_index``.
 
 Files are checked on the driver before the read: missing, empty, unreadable, wrong header
 (schema drift), wrong delimiter. Each problem is an :class:`rmf_spark.errors.InputDataError`
@@ -16,8 +17,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, LongType, StringType, StructField, StructType
 
@@ -25,7 +27,14 @@ from rmf_spark.dlayer.profiles import _FileSpec
 from rmf_spark.dlayer.validate import RAW_PREFIX
 from rmf_spark.errors import InputDataError
 
-__all__ = ["check_text_layout", "list_input_files", "read_records", "with_source_row"]
+__all__ = [
+    "Splits",
+    "check_text_layout",
+    "count_splits",
+    "list_input_files",
+    "read_records",
+    "with_source_row",
+]
 
 _OTHER_DELIMITERS = (",", ";", "\t", "|")
 
@@ -213,23 +222,66 @@ SPLIT_STATS_SCHEMA = StructType(
 )
 
 
-def with_source_row(df: DataFrame, *, header: bool) -> DataFrame:
+def count_splits(records: DataFrame) -> DataFrame:
+    """Records per file split of :func:`read_records` output (a few rows per file).
+
+    Returns
+    -------
+    DataFrame
+        ``source_file``, ``_block`` (null for Parquet), ``_mid0`` (the split's first ``_mid``;
+        null for Parquet) and ``_n`` (records). Only file metadata is selected, so Spark reads
+        no column of the records: the pass costs a line scan (text) or the Parquet footers.
+    """
+    if "_block" not in records.columns:
+        return records.groupBy("source_file").agg(
+            F.lit(None).cast("long").alias("_block"),
+            F.lit(None).cast("long").alias("_mid0"),
+            F.count(F.lit(1)).alias("_n"),
+        )
+    return records.groupBy("source_file", "_block").agg(
+        F.min("_mid").alias("_mid0"), F.count(F.lit(1)).alias("_n")
+    )
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The collected :func:`count_splits` of one load: where each split starts in its file.
+
+    ``rows`` are ``(source_file, _block, _mid0, _offset)`` with ``_offset`` the lines of the
+    file before the split; ``files`` the distinct ``source_file`` values, sorted; ``records``
+    every record read (CSV header lines included).
+    """
+
+    rows: tuple[tuple[str, int | None, int | None, int], ...]
+    files: tuple[str, ...]
+    records: int
+
+    @classmethod
+    def from_counts(cls, counts: Sequence[Row]) -> Splits:
+        """Offsets from the collected :func:`count_splits` rows (order does not matter)."""
+        rows, offsets = [], {}
+        for r in sorted(counts, key=lambda r: (r["source_file"], r["_block"] or 0)):
+            off = offsets.get(r["source_file"], 0)
+            rows.append((r["source_file"], r["_block"], r["_mid0"], off))
+            offsets[r["source_file"]] = off + r["_n"]
+        return cls(tuple(rows), tuple(sorted(offsets)), sum(offsets.values()))
+
+    def data_rows(self, *, header: bool) -> int:
+        """Records that are data rows: all but one header line per file when ``header``."""
+        return self.records - (len(self.files) if header else 0)
+
+
+def with_source_row(df: DataFrame, *, splits: Splits, header: bool) -> DataFrame:
     """Replace ``_block``/``_mid`` by ``source_row`` (1 = first data line) and drop the header.
 
-    ``df`` should be cached: the split statistics (a few rows per file) are computed from it,
-    collected to the driver and joined back by broadcast.
+    ``source_row = _offset + (_mid - _mid0) + 1`` (minus 1 after a header), with the split's
+    ``_offset`` and ``_mid0`` from ``splits`` (joined by broadcast). ``monotonically_increasing_id``
+    is ``partition << 33 | index in partition`` and file splits map to the same partitions on
+    every read of the same files, so ``splits`` may come from an earlier pass over them.
     """
-    stats = (
-        df.groupBy("source_file", "_block")
-        .agg(F.min("_mid").alias("_mid0"), F.count(F.lit(1)).alias("_n"))
-        .collect()
+    split = df.sparkSession.createDataFrame(
+        [r for r in splits.rows if r[1] is not None], SPLIT_STATS_SCHEMA
     )
-    rows, offsets = [], {}
-    for r in sorted(stats, key=lambda r: (r["source_file"], r["_block"])):
-        off = offsets.get(r["source_file"], 0)
-        rows.append((r["source_file"], r["_block"], r["_mid0"], off))
-        offsets[r["source_file"]] = off + r["_n"]
-    split = df.sparkSession.createDataFrame(rows, SPLIT_STATS_SCHEMA)
     line = F.col("_offset") + (F.col("_mid") - F.col("_mid0")) + 1
     out = df.join(F.broadcast(split), on=["source_file", "_block"], how="inner")
     if header:

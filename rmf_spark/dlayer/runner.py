@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -20,12 +21,11 @@ from pyspark.sql import functions as F
 from rmf_spark import lake
 from rmf_spark.config import RmfConfig
 from rmf_spark.dlayer import schemas as S
-from rmf_spark.dlayer.audit import LoadCounts, cells_audit_row, load_audit_row
+from rmf_spark.dlayer.audit import AccountingError, LoadCounts, cells_audit_row, load_audit_row
 from rmf_spark.dlayer.cells import with_cell_columns, with_imputed_defaults
 from rmf_spark.dlayer.dedup import to_deduplicated
 from rmf_spark.dlayer.profiles import InputProfile, load_profile
 from rmf_spark.dlayer.pseudonymise import (
-    drop_keys,
     key_period_start,
     load_master_key,
     period_keys,
@@ -33,7 +33,9 @@ from rmf_spark.dlayer.pseudonymise import (
 )
 from rmf_spark.dlayer.quality import compute_quality_metrics, compute_quality_warnings
 from rmf_spark.dlayer.readers import (
+    Splits,
     check_text_layout,
+    count_splits,
     list_input_files,
     read_records,
     with_source_row,
@@ -158,41 +160,36 @@ def ingest_events(
         check_text_layout(spark, files, spec)
     where = f"date = '{date.isoformat()}'"
     with _reading(files, ing.redact_digit_runs):
-        rows = (
-            read_records(spark, files, spec)
-            .transform(with_raw_columns, spec=spec)
+        records = read_records(spark, files, spec)
+        splits = Splits.from_counts(count_splits(records).collect())
+        header = spec.format == "csv" and spec.header
+        if text:
+            records = with_source_row(records, splits=splits, header=header)
+        parsed = (
+            records.transform(with_raw_columns, spec=spec)
             .transform(
                 with_event_columns, spec=spec, date=date, tolerance_s=ing.timestamp_tolerance_s
             )
-            .transform(
-                with_device_id,
-                keys=period_keys(spark, master, period),
-                identifier=RAW_PREFIX + spec.identifier,
-                pseudonymised=spec.identifier_pseudonymised,
-            )
+            .withColumn("mno_id", F.lit(mno_id))
+            .withColumn("date", F.lit(date))
         )
-        invalid = F.size("reason_codes") > 0
-        bucket = F.pmod(F.xxhash64("device_id"), F.lit(ing.n_device_buckets)).cast("int")
-        meta = ["_block", "_mid"] if text else ["source_row"]
-        rows = rows.select(
-            *[c for c in S.EVENTS_SCHEMA.fieldNames() if c in rows.columns],
-            *meta,
-            "reason_codes",
-            F.xxhash64("_raw").alias("_raw_hash"),
-            bucket.alias("device_bucket"),
-            F.when(invalid, _redacted("_raw", "_raw_id", "device_id", ing.redact_digit_runs)).alias(
-                "raw_content"
-            ),
-            F.when(invalid, _encrypted("_raw", "_qkey")).alias("raw_encrypted"),
-        ).transform(drop_keys)
-        rows = rows.persist()
-        try:
-            if text:
-                rows = with_source_row(rows, header=spec.format == "csv" and spec.header)
-            rows = rows.withColumn("mno_id", F.lit(mno_id)).withColumn("date", F.lit(date))
-            counts = _write_events(cfg, spark, rows, mno_id=mno_id, date=date, where=where)
-        finally:
-            rows.unpersist()
+        pseudonymise = functools.partial(
+            with_device_id,
+            keys=period_keys(spark, master, period),
+            identifier=RAW_PREFIX + spec.identifier,
+            pseudonymised=spec.identifier_pseudonymised,
+        )
+        counts = _write_events(
+            cfg,
+            spark,
+            parsed,
+            pseudonymise,
+            mno_id=mno_id,
+            date=date,
+            where=where,
+            files=list(splits.files),
+            expected_rows=splits.data_rows(header=header),
+        )
     counts.check(f"{mno_id} {date}")
     audit = load_audit_row(
         spark,
@@ -217,22 +214,62 @@ def ingest_events(
 def _write_events(
     cfg: RmfConfig,
     spark: SparkSession,
-    rows: DataFrame,
+    parsed: DataFrame,
+    pseudonymise: Callable[[DataFrame], DataFrame],
     *,
     mno_id: str,
     date: dt.date,
     where: str,
+    files: list[str],
+    expected_rows: int,
 ) -> LoadCounts:
-    invalid = F.size("reason_codes") > 0
-    n_read, n_quarantined, by_reason = _totals(rows)
+    """Write ``bronze/events`` and ``bronze/quarantine`` from ``parsed`` rows, in two passes.
 
-    valid = rows.where(~invalid).select(*S.EVENTS_SCHEMA.fieldNames(), "_raw_hash")
+    Nothing is cached: each write reads and validates the raw files again (a code-generated
+    projection) instead of materialising every parsed row in memory, which was the costliest
+    action of the load (issue 4). The counts are observations of the writes themselves (no
+    extra Spark job):
+
+    * events pass: every row read, quarantined, per reason code; after the deduplication,
+      bronze rows and duplicates;
+    * quarantine pass: every row read and the rows written. Both passes must read
+      ``expected_rows`` (data lines counted before the load) and the quarantine must receive
+      exactly the rows the events pass found invalid.
+
+    Each observation sits before the validity filter: it must see every row, so Spark cannot
+    push the filter below it, into the parsing, where the optimizer would inline (and repeat)
+    every parsed column into one huge predicate. ``pseudonymise`` (HMAC) runs after the
+    filter, on the rows that need it.
+
+    Raises
+    ------
+    AccountingError
+        The passes disagree (e.g. a raw file changed during the load).
+    """
+    ing = cfg.ingest
+    invalid = F.size("reason_codes") > 0
+    read = Observation()
+    valid = (
+        parsed.observe(
+            read,
+            F.count(F.lit(1)).alias("rows"),
+            F.count_if(invalid).alias("quarantined"),
+            *[F.count_if(F.array_contains("reason_codes", c)).alias(c) for c in S.EVENT_REASONS],
+        )
+        .where(~invalid)
+        .transform(pseudonymise)
+    )
+    bucket = F.pmod(F.xxhash64("device_id"), F.lit(ing.n_device_buckets)).cast("int")
+    valid = valid.select(
+        *[c for c in S.EVENTS_SCHEMA.fieldNames() if c != "device_bucket"],
+        bucket.alias("device_bucket"),
+        F.xxhash64("_raw").alias("_raw_hash"),
+    )
     n_parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
-    files = sorted(r[0] for r in rows.select("source_file").distinct().collect())
-    obs = Observation(f"dedup_{mno_id}_{date}")
+    dedup = Observation()
     deduped = (
         to_deduplicated(valid, n_partitions=max(n_parts, 1), files=files)
-        .observe(obs, F.count(F.lit(1)).alias("rows"), F.sum(F.col("_copies") - 1).alias("dups"))
+        .observe(dedup, F.count(F.lit(1)).alias("rows"), F.sum(F.col("_copies") - 1).alias("dups"))
         .select(*[F.col(f.name).cast(f.dataType) for f in S.EVENTS_SCHEMA.fields])
     )
     lake.write_delta(
@@ -241,9 +278,20 @@ def _write_events(
         partition_by=S.EVENTS_PARTITION_COLS,
         replace_where=where,
     )
-    metrics = obs.get
-    quarantine = rows.where(invalid).select(
-        *[F.col(f.name).cast(f.dataType) for f in S.QUARANTINE_SCHEMA.fields]
+    read_again, written = Observation(), Observation()
+    raw_content = _redacted("_raw", "_raw_id", "device_id", ing.redact_digit_runs)
+    content = {"raw_content": raw_content, "raw_encrypted": _encrypted("_raw", "_qkey")}
+    quarantine = (
+        parsed.observe(read_again, F.count(F.lit(1)).alias("rows"))
+        .where(invalid)
+        .transform(pseudonymise)
+        .select(
+            *[
+                content.get(f.name, F.col(f.name)).cast(f.dataType).alias(f.name)
+                for f in S.QUARANTINE_SCHEMA.fields
+            ]
+        )
+        .observe(written, F.count(F.lit(1)).alias("rows"))
     )
     lake.write_delta(
         quarantine,
@@ -251,12 +299,21 @@ def _write_events(
         partition_by=S.QUARANTINE_PARTITION_COLS,
         replace_where=where,
     )
+    r, d = read.get, dedup.get
+    n_read, n_quarantined = int(r["rows"]), int(r["quarantined"] or 0)
+    n_again, n_written = int(read_again.get["rows"]), int(written.get["rows"])
+    if not n_read == n_again == expected_rows or n_written != n_quarantined:
+        raise AccountingError(
+            f"{mno_id} {date}: {expected_rows} data rows counted before the load; the events "
+            f"pass read {n_read} ({n_quarantined} invalid), the quarantine pass read {n_again} "
+            f"and wrote {n_written} (did a raw file change during the load?)"
+        )
     return LoadCounts(
         rows_read=n_read,
-        rows_bronze=int(metrics.get("rows") or 0),
+        rows_bronze=int(d.get("rows") or 0),
         rows_quarantined=n_quarantined,
-        duplicates_removed=int(metrics.get("dups") or 0),
-        quarantined_by_reason=by_reason,
+        duplicates_removed=int(d.get("dups") or 0),
+        quarantined_by_reason={c: int(r[c]) for c in S.EVENT_REASONS if r[c]},
     )
 
 
@@ -280,7 +337,7 @@ def _write_quality(
     )
     history = lake.read_delta(spark, mpath).where(F.col("date") < F.lit(date))
     warnings = compute_quality_warnings(
-        lake.read_delta(spark, mpath).where(where),
+        current,  # the in-memory rows just written: no second read of the table
         history=history,
         trailing_loads=ing.quality_trailing_loads,
         min_loads=ing.quality_min_loads,
@@ -333,7 +390,9 @@ def ingest_cells(cfg: RmfConfig, *, mno_id: str, spark: SparkSession | None = No
         rows = rows.select(*keep, *meta, "reason_codes", "_raw").persist()
         try:
             if text:
-                rows = with_source_row(rows, header=spec.format == "csv" and spec.header)
+                splits = Splits.from_counts(count_splits(rows).collect())
+                header = spec.format == "csv" and spec.header
+                rows = with_source_row(rows, splits=splits, header=header)
             rows = rows.withColumn("mno_id", F.lit(mno_id))
             counts, imputed = _write_cells(cfg, rows, mno_id=mno_id)
         finally:

@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from functools import reduce
 from zoneinfo import ZoneInfo
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
+from pyspark.sql.types import ArrayType, StringType, StructField, StructType
 
 from rmf_spark.dlayer import schemas as S
 from rmf_spark.dlayer.profiles import EVENT_TARGETS, EventsProfile, _FileSpec
 
-__all__ = ["RAW_PREFIX", "day_bounds_utc", "raw_col", "with_event_columns", "with_raw_columns"]
+__all__ = [
+    "RAW_PREFIX",
+    "codes_where",
+    "day_bounds_utc",
+    "raw_col",
+    "with_event_columns",
+    "with_raw_columns",
+]
 
 _CORRUPT = "_corrupt_record"
 #: prefix of the raw columns, so raw names never collide with bronze names
@@ -32,6 +40,22 @@ def raw_col(name: str) -> Column:
 
 
 _MAX_EPOCH_S = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
+def codes_where(checks: Sequence[tuple[Column, str]]) -> Column:
+    """``array<string>`` of the codes whose condition is true (null counts as false), in order.
+
+    Written as ``concat`` of one-element arrays rather than ``array_compact(array(...))``:
+    ``array_compact`` is a higher-order ``filter``, which Spark does not code-generate, so the
+    whole validation projection ran interpreted, several times slower (issue 4).
+    """
+    none = F.array().cast(ArrayType(StringType(), containsNull=False))
+    return F.concat(
+        *[
+            F.when(F.coalesce(cond, F.lit(False)), F.array(F.lit(code))).otherwise(none)
+            for cond, code in checks
+        ]
+    )
 
 
 def _blank_to_null(c: Column) -> Column:
@@ -156,7 +180,9 @@ def with_event_columns(
         | (mnc_s.isNotNull() & ~F.coalesce(mnc_ok, F.lit(False)))
         | (plmn_s.isNotNull() & ~F.coalesce(plmn_ok, F.lit(False)))
     )
-    ts = _event_time(spec)
+    # parsed once in its own projection: it is used by three checks and the output
+    df = df.select("*", _event_time(spec).alias("event_ts"))
+    ts = F.col("event_ts")
     start, end = day_bounds_utc(date, spec.day_time_zone)
     lo = start - dt.timedelta(seconds=tolerance_s)
     hi = end + dt.timedelta(seconds=tolerance_s)
@@ -186,20 +212,14 @@ def with_event_columns(
                 S.BAD_CELL_ID,
             )
         )
-    field_reasons = F.array_compact(
-        F.array(*[F.when(F.coalesce(cond, F.lit(False)), F.lit(code)) for cond, code in checks])
-    )
-    structural = F.array_compact(
-        F.array(
-            F.when(~F.col("_encoding_ok"), F.lit(S.INVALID_ENCODING)),
-            F.when(~F.col("_structure_ok"), F.lit(S.MALFORMED_ROW)),
-        )
+    field_reasons = codes_where(checks)
+    structural = codes_where(
+        [(~F.col("_encoding_ok"), S.INVALID_ENCODING), (~F.col("_structure_ok"), S.MALFORMED_ROW)]
     )
     record_id = _record_id(spec)
     plmn = F.when(plmn_s.isNotNull(), plmn_s).when(mcc_ok & mnc_ok, F.concat(mcc_s, mnc_s))
     return df.select(
         "*",
-        ts.alias("event_ts"),
         get["cell_id"].alias("cell_id"),
         get["event_type"].alias("event_type"),
         tech.alias("technology"),
