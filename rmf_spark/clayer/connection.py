@@ -85,11 +85,18 @@ def connection_probability(
     -------
     DataFrame
         ``cell_id, footprint_version, tile_id, signal_dominance, p_cell_given_tile,
-        p_tile_given_cell``.
+        p_tile_given_cell, distance_m`` (``distance_m`` null when the footprint has none).
     """
     by_tile = Window.partitionBy("tile_id")
     by_cell = Window.partitionBy("cell_id", "footprint_version")
-    df = pruned.select("cell_id", "footprint_version", "tile_id", "signal_dominance")
+    distance = F.col("distance_m") if "distance_m" in pruned.columns else F.lit(None)
+    df = pruned.select(
+        "cell_id",
+        "footprint_version",
+        "tile_id",
+        "signal_dominance",
+        distance.cast("double").alias("distance_m"),
+    )
     df = df.withColumn(
         "p_cell_given_tile", F.col("signal_dominance") / F.sum("signal_dominance").over(by_tile)
     )
@@ -116,4 +123,5 @@ def connection_probability(
         "signal_dominance",
         "p_cell_given_tile",
         "p_tile_given_cell",
+        "distance_m",
     )

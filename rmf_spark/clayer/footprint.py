@@ -107,6 +107,8 @@ def signal_batch(pdf: pd.DataFrame, *, radio_settings: RadioSettings) -> pd.Data
             "tile_id": pdf["tile_id"].to_numpy("int64"),
             "signal_dbm": s,
             "signal_dominance": sd,
+            # antenna to tile centre: the timing-advance likelihood of the S-layer uses it
+            "distance_m": np.sqrt(dx * dx + dy * dy + dz * dz),
         }
     )
 

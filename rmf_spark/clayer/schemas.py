@@ -47,7 +47,8 @@ BRONZE_CELL_COLUMNS = (
     "frequency_mhz", "technology", "cell_type", "path_loss_exponent",
 )  # fmt: skip
 BRONZE_EVENT_COLUMNS = (
-    "device_id", "event_ts", "cell_id", "event_type", "technology", "mcc", "mnc", "plmn",
+    "device_id", "event_ts", "cell_id", "event_type", "technology", "timing_advance", "mcc",
+    "mnc", "plmn",
     "latitude", "longitude", "record_id", "mno_id", "date", "device_bucket",
 )  # fmt: skip
 
@@ -84,6 +85,7 @@ CELL_FOOTPRINT = _s(
     ("tile_id", LongType()),
     ("signal_dbm", DoubleType()),
     ("signal_dominance", DoubleType()),
+    ("distance_m", DoubleType()),
 )
 
 # --- <mno>/clayer/footprint_log: which footprint versions were computed (even if empty) -------
@@ -102,6 +104,7 @@ CONNECTION_PROBABILITY = _s(
     ("signal_dominance", DoubleType()),
     ("p_cell_given_tile", DoubleType()),
     ("p_tile_given_cell", DoubleType()),
+    ("distance_m", DoubleType()),
     ("date", DateType()),
 )
 CONNECTION_PROBABILITY_PARTITIONS = ("date",)
@@ -115,6 +118,7 @@ EVENT_LOCATION = _s(
     ("footprint_version", StringType()),
     ("event_type", StringType()),
     ("technology", StringType()),
+    ("timing_advance", IntegerType()),
     ("mcc", IntegerType()),
     ("mnc", StringType()),
     ("plmn", StringType()),

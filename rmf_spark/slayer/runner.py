@@ -111,12 +111,13 @@ def compute_tile_estimates(
         step_s=settings.time_step_s,
         tolerance_s=settings.tolerance_s,
     )
-    counts = compute_cell_counts(points)
+    counts = compute_cell_counts(points, ta_step_m=settings.timing_advance_step_m)
     em = compute_em_tile_devices(
         counts,
         connection_probability=connection_probability,
         max_iterations=settings.max_iterations,
         relative_tolerance=settings.relative_tolerance,
+        ta_buffer=settings.timing_advance_buffer,
     ).withColumn(METHOD, F.lit("em"))
     naive = compute_naive_tile_devices(
         counts, connection_probability=connection_probability

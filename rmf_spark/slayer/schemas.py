@@ -19,6 +19,7 @@ __all__ = [
     "CELL_ID",
     "DEVICES",
     "DEVICE_ID",
+    "DISTANCE_M",
     "EVENT_TS",
     "EXPANSION_FACTOR",
     "FOOTPRINT_VERSION",
@@ -33,8 +34,11 @@ __all__ = [
     "PRESENT_POPULATION_SCHEMA",
     "P_CELL_GIVEN_TILE",
     "P_TILE_GIVEN_CELL",
+    "TA_STEP_M",
+    "TECHNOLOGY",
     "TILE_ID",
     "TIME_POINT",
+    "TIMING_ADVANCE",
     "USABLE",
     "X_LL",
     "Y_LL",
@@ -49,6 +53,10 @@ EVENT_TS = "event_ts"
 CELL_ID = "cell_id"
 FOOTPRINT_VERSION = "footprint_version"
 USABLE = "usable"
+TECHNOLOGY = "technology"
+TIMING_ADVANCE = "timing_advance"
+TA_STEP_M = "ta_step_m"
+DISTANCE_M = "distance_m"
 TILE_ID = "tile_id"
 P_CELL_GIVEN_TILE = "p_cell_given_tile"
 P_TILE_GIVEN_CELL = "p_tile_given_cell"

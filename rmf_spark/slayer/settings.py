@@ -36,6 +36,16 @@ class PresentPopulationSettings(Section):
         lt=1,
         description="EM stops when sum |u_new - u_old| / sum u < this",
     )
+    timing_advance_step_m: dict[str, float] = Field(
+        default_factory=lambda: {"2G": 553.85, "4G": 78.12, "5G": 78.12},
+        description=(
+            "TA step in metres per technology; an event's TA is used when its technology is "
+            "listed (LTE and NR at 15 kHz: 78.12, GSM: 553.85); {} ignores TA"
+        ),
+    )
+    timing_advance_buffer: int = Field(
+        1, ge=0, le=10, description="TA bands added either side (mobloc TA_buffer)"
+    )
     market_share_table: str | None = Field(
         None,
         description=(

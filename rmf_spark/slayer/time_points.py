@@ -24,6 +24,7 @@ over the time points it wins. The rows produced are the output rows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from pyspark.sql import Column, DataFrame, Window
@@ -35,7 +36,10 @@ from rmf_spark.slayer.schemas import (
     DEVICES,
     EVENT_TS,
     FOOTPRINT_VERSION,
+    TA_STEP_M,
+    TECHNOLOGY,
     TIME_POINT,
+    TIMING_ADVANCE,
     USABLE,
 )
 
@@ -93,7 +97,8 @@ def to_device_time_points(
     -------
     DataFrame
         ``device_id string, time_point timestamp, cell_id string, footprint_version,
-        event_ts timestamp``; at most one row per (device_id, time_point).
+        event_ts timestamp, technology string, timing_advance int`` (the last two null when
+        ``events`` lacks them); at most one row per (device_id, time_point).
 
     Notes
     -----
@@ -111,8 +116,17 @@ def to_device_time_points(
         last = (end + timedelta(seconds=tolerance_s)).date()
         usable = usable.where(F.col("date").between(F.lit(first), F.lit(last)))
     by_device = Window.partitionBy(DEVICE_ID).orderBy("_ts", CELL_ID, FOOTPRINT_VERSION)
+    optional = [
+        (F.col(c) if c in events.columns else F.lit(None)).cast(t).alias(c)
+        for c, t in ((TECHNOLOGY, "string"), (TIMING_ADVANCE, "int"))
+    ]
     in_range = usable.select(
-        DEVICE_ID, EVENT_TS, CELL_ID, FOOTPRINT_VERSION, F.unix_micros(F.col(EVENT_TS)).alias("_ts")
+        DEVICE_ID,
+        EVENT_TS,
+        CELL_ID,
+        FOOTPRINT_VERSION,
+        *optional,
+        F.unix_micros(F.col(EVENT_TS)).alias("_ts"),
     ).where(F.col("_ts").between(start_us - tol_us, end_us + tol_us))
     # Events at the same instant are equally near every time point: the first in (cell,
     # version) order stands for them, as in argmin (|ts - t|, ts, cell_id, version).
@@ -145,6 +159,8 @@ def to_device_time_points(
             CELL_ID,
             FOOTPRINT_VERSION,
             EVENT_TS,
+            TECHNOLOGY,
+            TIMING_ADVANCE,
         )
     )
 
@@ -153,22 +169,38 @@ def _ceil_div(num: Column, den: int) -> Column:
     return -F.floor(-num / F.lit(den))
 
 
-def compute_cell_counts(device_time_points: DataFrame) -> DataFrame:
-    """Devices per (time point, cell, footprint version).
+def compute_cell_counts(
+    device_time_points: DataFrame, *, ta_step_m: Mapping[str, float] | None = None
+) -> DataFrame:
+    """Devices per (time point, cell, footprint version, timing advance).
 
     Parameters
     ----------
     device_time_points
         Output of :func:`to_device_time_points`.
+    ta_step_m
+        TA step in metres per technology (e.g. ``{"4G": 78.12}``). An event's TA is kept
+        when its technology has a step; otherwise, or when ``None``/empty, the TA columns are
+        null and the counts are per cell only.
 
     Returns
     -------
     DataFrame
-        ``time_point, cell_id, footprint_version, devices long`` (c_i of the estimators).
+        ``time_point, cell_id, footprint_version, timing_advance int, ta_step_m double,
+        devices long`` (c_i of the estimators; the observation i is the cell, or the cell and
+        its TA band).
     """
-    return device_time_points.groupBy(TIME_POINT, CELL_ID, FOOTPRINT_VERSION).agg(
-        F.count(F.lit(1)).alias(DEVICES)
-    )
+    df = device_time_points
+    ta, step = F.lit(None).cast("int"), F.lit(None).cast("double")
+    if ta_step_m and TIMING_ADVANCE in df.columns and TECHNOLOGY in df.columns:
+        steps = F.create_map(*[F.lit(v) for kv in sorted(ta_step_m.items()) for v in kv])
+        known = steps[F.col(TECHNOLOGY)].cast("double")
+        has_ta = known.isNotNull() & F.col(TIMING_ADVANCE).isNotNull()
+        ta = F.when(has_ta, F.col(TIMING_ADVANCE))
+        step = F.when(has_ta, known)
+    return df.groupBy(
+        TIME_POINT, CELL_ID, FOOTPRINT_VERSION, ta.alias(TIMING_ADVANCE), step.alias(TA_STEP_M)
+    ).agg(F.count(F.lit(1)).alias(DEVICES))
 
 
 def parse_time_bound(text: str, *, end: bool = False) -> datetime:
