@@ -11,7 +11,7 @@ loads of other dates are untouched.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -56,14 +56,18 @@ def write_delta(
     partition_by: Sequence[str] = (),
     replace_where: str | None = None,
     mode: str = "overwrite",
+    properties: Mapping[str, str] | None = None,
 ) -> None:
     """Write ``df`` as Delta at ``path``.
 
     With ``replace_where`` (a SQL predicate on partition columns), only the matching rows are
     replaced, atomically; a first write creates the table. Without it, ``mode`` applies to the
-    whole table.
+    whole table. ``properties`` (``delta.*`` table properties) are set when the write creates
+    the table; an existing table keeps its own (``ALTER TABLE ... SET TBLPROPERTIES``).
     """
     writer = df.write.format("delta").mode(mode)
+    for key, value in (properties or {}).items():
+        writer = writer.option(key, value)
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     if replace_where is not None and mode == "overwrite" and table_exists(df.sparkSession, path):

@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import json
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -72,15 +74,33 @@ def mno_profile(cfg: RmfConfig, mno_id: str) -> tuple[MnoInputSettings, InputPro
 
 
 @contextlib.contextmanager
+def _phase(name: str, mno_id: str, date: dt.date) -> Iterator[None]:
+    """Log the wall time of one phase of a load (``bench/ingest.py`` reads these records)."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        s = time.perf_counter() - t0
+        log.info(
+            "ingest %s %s: %s %.2f s", mno_id, date, name, s, extra={"phase": name, "seconds": s}
+        )
+
+
+@contextlib.contextmanager
 def _reading(files: Sequence[str], redact: int) -> Iterator[None]:
-    """Turn a JVM failure while reading ``files`` into an InputDataError naming them."""
+    """Turn a JVM failure while reading ``files`` into an InputDataError naming them.
+
+    Only errors raised by Spark are translated; a Python error (a bug) propagates as it is.
+    """
+    from py4j.protocol import Py4JJavaError
     from pyspark.errors import AnalysisException
+    from pyspark.errors.exceptions.captured import CapturedException
 
     try:
         yield
     except (RmfError, AnalysisException):
         raise
-    except Exception as exc:
+    except (CapturedException, Py4JJavaError) as exc:
         text = str(exc).strip()
         first = text.splitlines()[0][:400] if text else type(exc).__name__
         if redact:
@@ -157,22 +177,27 @@ def ingest_events(
     files = list_input_files(spark, spec.file_path(mno.raw_dir, date), what=f"{mno_id} events")
     text = spec.format in ("csv", "jsonl")
     if text:
-        check_text_layout(spark, files, spec)
+        with _phase("check_layout", mno_id, date):
+            check_text_layout(spark, files, spec)
     where = f"date = '{date.isoformat()}'"
     with _reading(files, ing.redact_digit_runs):
         records = read_records(spark, files, spec)
-        splits = Splits.from_counts(count_splits(records).collect())
+        with _phase("count_splits", mno_id, date):
+            splits = Splits.from_counts(count_splits(records).collect())
         header = spec.format == "csv" and spec.header
         if text:
             records = with_source_row(records, splits=splits, header=header)
-        parsed = (
-            records.transform(with_raw_columns, spec=spec)
-            .transform(
-                with_event_columns, spec=spec, date=date, tolerance_s=ing.timestamp_tolerance_s
+
+        def parse(rows: DataFrame) -> DataFrame:
+            return (
+                rows.transform(with_raw_columns, spec=spec)
+                .transform(
+                    with_event_columns, spec=spec, date=date, tolerance_s=ing.timestamp_tolerance_s
+                )
+                .withColumn("mno_id", F.lit(mno_id))
+                .withColumn("date", F.lit(date))
             )
-            .withColumn("mno_id", F.lit(mno_id))
-            .withColumn("date", F.lit(date))
-        )
+
         pseudonymise = functools.partial(
             with_device_id,
             keys=period_keys(spark, master, period),
@@ -182,7 +207,8 @@ def ingest_events(
         counts = _write_events(
             cfg,
             spark,
-            parsed,
+            records,
+            parse,
             pseudonymise,
             mno_id=mno_id,
             date=date,
@@ -200,21 +226,42 @@ def ingest_events(
         key_period_start=period,
         profile=profile.source,
     )
-    lake.write_delta(
-        audit,
-        lake.table_path(cfg, S.LAYER, S.LOAD_AUDIT, mno=mno_id),
-        partition_by=S.LOAD_AUDIT_PARTITION_COLS,
-        replace_where=where,
-    )
+    with _phase("audit", mno_id, date):
+        lake.write_delta(
+            audit,
+            lake.table_path(cfg, S.LAYER, S.LOAD_AUDIT, mno=mno_id),
+            partition_by=S.LOAD_AUDIT_PARTITION_COLS,
+            replace_where=where,
+        )
     _write_quality(cfg, spark, mno_id=mno_id, date=date, counts=counts, where=where)
     log.info("ingest %s %s: %s", mno_id, date, counts)
     return counts
 
 
+#: invalid-row positions are hashed into [0, _QPOSITIONS): the quarantine pass parses the
+#: rows whose hash is one of the invalid rows' (at most _QPOSITIONS values reach the driver)
+_QPOSITIONS = 1 << 20
+
+
+def _position_hash() -> F.Column:
+    """A row's position (file, row) hashed into ``[0, _QPOSITIONS)``."""
+    return F.pmod(F.xxhash64("source_file", "source_row"), F.lit(_QPOSITIONS))
+
+
+def _candidates(spark: SparkSession, hashes_json: str | None) -> DataFrame:
+    """``_qh`` long: the observed position hashes (a JSON array)."""
+    import numpy as np
+    import pandas as pd
+
+    hashes = np.asarray(json.loads(hashes_json or "[]"), dtype=np.int64)
+    return spark.createDataFrame(pd.DataFrame({"_qh": hashes}), "_qh long")
+
+
 def _write_events(
     cfg: RmfConfig,
     spark: SparkSession,
-    parsed: DataFrame,
+    records: DataFrame,
+    parse: Callable[[DataFrame], DataFrame],
     pseudonymise: Callable[[DataFrame], DataFrame],
     *,
     mno_id: str,
@@ -223,18 +270,20 @@ def _write_events(
     files: list[str],
     expected_rows: int,
 ) -> LoadCounts:
-    """Write ``bronze/events`` and ``bronze/quarantine`` from ``parsed`` rows, in two passes.
+    """Write ``bronze/events`` and ``bronze/quarantine`` from ``records``, parsed once.
 
-    Nothing is cached: each write reads and validates the raw files again (a code-generated
-    projection) instead of materialising every parsed row in memory, which was the costliest
-    action of the load (issue 4). The counts are observations of the writes themselves (no
-    extra Spark job):
+    Nothing is cached. The events pass reads, parses (``parse``) and validates every record,
+    writes the valid ones (pseudonymised, deduplicated) and observes, with no extra Spark job:
+    rows read, quarantined, per reason code, and the positions of the invalid rows, hashed
+    (:func:`_position_hash`, at most ``_QPOSITIONS`` distinct values whatever the number of
+    invalid rows). The quarantine pass reads the raw records again but parses only those
+    whose position hash is among the observed ones (every invalid row, plus valid rows sharing
+    a hash, which the same validation then drops): a line scan instead of a second parse.
 
-    * events pass: every row read, quarantined, per reason code; after the deduplication,
-      bronze rows and duplicates;
-    * quarantine pass: every row read and the rows written. Both passes must read
-      ``expected_rows`` (data lines counted before the load) and the quarantine must receive
-      exactly the rows the events pass found invalid.
+    Counts are observations of the writes: after the deduplication, bronze rows and
+    duplicates; in the quarantine pass, every record read (before the position filter) and the
+    rows written. Both passes must read ``expected_rows`` (data lines counted before the load)
+    and the quarantine must receive exactly the rows the events pass found invalid.
 
     Each observation sits before the validity filter: it must see every row, so Spark cannot
     push the filter below it, into the parsing, where the optimizer would inline (and repeat)
@@ -250,11 +299,16 @@ def _write_events(
     invalid = F.size("reason_codes") > 0
     read = Observation()
     valid = (
-        parsed.observe(
+        parse(records)
+        .withColumn("_qh", F.when(invalid, _position_hash()))
+        .observe(
             read,
             F.count(F.lit(1)).alias("rows"),
             F.count_if(invalid).alias("quarantined"),
             *[F.count_if(F.array_contains("reason_codes", c)).alias(c) for c in S.EVENT_REASONS],
+            # one aggregate over a plain column: observed aggregates of this kind are
+            # evaluated row by row without code generation
+            F.to_json(F.collect_set("_qh")).alias("_qh"),
         )
         .where(~invalid)
         .transform(pseudonymise)
@@ -272,17 +326,26 @@ def _write_events(
         .observe(dedup, F.count(F.lit(1)).alias("rows"), F.sum(F.col("_copies") - 1).alias("dups"))
         .select(*[F.col(f.name).cast(f.dataType) for f in S.EVENTS_SCHEMA.fields])
     )
-    lake.write_delta(
-        deduped,
-        lake.table_path(cfg, S.LAYER, S.EVENTS, mno=mno_id),
-        partition_by=S.EVENTS_PARTITION_COLS,
-        replace_where=where,
-    )
-    read_again, written = Observation(), Observation()
+    with _phase("events", mno_id, date):
+        lake.write_delta(
+            deduped,
+            lake.table_path(cfg, S.LAYER, S.EVENTS, mno=mno_id),
+            partition_by=S.EVENTS_PARTITION_COLS,
+            replace_where=where,
+            properties=S.EVENTS_PROPERTIES,
+        )
+    r, d = read.get, dedup.get
+    read_again, parsed_again, written = Observation(), Observation(), Observation()
     raw_content = _redacted("_raw", "_raw_id", "device_id", ing.redact_digit_runs)
     content = {"raw_content": raw_content, "raw_encrypted": _encrypted("_raw", "_qkey")}
     quarantine = (
-        parsed.observe(read_again, F.count(F.lit(1)).alias("rows"))
+        records.observe(read_again, F.count(F.lit(1)).alias("rows"))
+        .withColumn("_qh", _position_hash())
+        .join(F.broadcast(_candidates(spark, r["_qh"])), on="_qh", how="left_semi")
+        .drop("_qh")
+        # a barrier as well: without it Spark pushes the validity filter below the join
+        .observe(parsed_again, F.count(F.lit(1)).alias("rows"))
+        .transform(parse)
         .where(invalid)
         .transform(pseudonymise)
         .select(
@@ -293,15 +356,16 @@ def _write_events(
         )
         .observe(written, F.count(F.lit(1)).alias("rows"))
     )
-    lake.write_delta(
-        quarantine,
-        lake.table_path(cfg, S.LAYER, S.QUARANTINE, mno=mno_id),
-        partition_by=S.QUARANTINE_PARTITION_COLS,
-        replace_where=where,
-    )
-    r, d = read.get, dedup.get
+    with _phase("quarantine", mno_id, date):
+        lake.write_delta(
+            quarantine,
+            lake.table_path(cfg, S.LAYER, S.QUARANTINE, mno=mno_id),
+            partition_by=S.QUARANTINE_PARTITION_COLS,
+            replace_where=where,
+        )
     n_read, n_quarantined = int(r["rows"]), int(r["quarantined"] or 0)
     n_again, n_written = int(read_again.get["rows"]), int(written.get["rows"])
+    log.info("ingest %s %s: quarantine pass parsed %s rows", mno_id, date, parsed_again.get["rows"])
     if not n_read == n_again == expected_rows or n_written != n_quarantined:
         raise AccountingError(
             f"{mno_id} {date}: {expected_rows} data rows counted before the load; the events "
@@ -330,11 +394,13 @@ def _write_quality(
     zero = {f"quarantined_{code}": 0 for code in S.EVENT_REASONS}
     metrics_in = {**zero, **counts.as_metrics()}
     day = lake.read_delta(spark, lake.table_path(cfg, S.LAYER, S.EVENTS, mno=mno_id)).where(where)
-    current = compute_quality_metrics(day, mno_id=mno_id, date=date, counts=metrics_in)
+    with _phase("quality_compute", mno_id, date):
+        current = compute_quality_metrics(day, mno_id=mno_id, date=date, counts=metrics_in)
     mpath = lake.table_path(cfg, S.QUALITY_LAYER, S.QUALITY_METRICS, mno=mno_id)
-    lake.write_delta(
-        current, mpath, partition_by=S.QUALITY_METRICS_PARTITION_COLS, replace_where=where
-    )
+    with _phase("quality_write", mno_id, date):
+        lake.write_delta(
+            current, mpath, partition_by=S.QUALITY_METRICS_PARTITION_COLS, replace_where=where
+        )
     history = lake.read_delta(spark, mpath).where(F.col("date") < F.lit(date))
     warnings = compute_quality_warnings(
         current,  # the in-memory rows just written: no second read of the table
@@ -343,12 +409,13 @@ def _write_quality(
         min_loads=ing.quality_min_loads,
         sd_band=ing.quality_sd_band,
     )
-    lake.write_delta(
-        warnings,
-        lake.table_path(cfg, S.QUALITY_LAYER, S.QUALITY_WARNINGS, mno=mno_id),
-        partition_by=S.QUALITY_WARNINGS_PARTITION_COLS,
-        replace_where=where,
-    )
+    with _phase("warnings", mno_id, date):
+        lake.write_delta(
+            warnings,
+            lake.table_path(cfg, S.QUALITY_LAYER, S.QUALITY_WARNINGS, mno=mno_id),
+            partition_by=S.QUALITY_WARNINGS_PARTITION_COLS,
+            replace_where=where,
+        )
 
 
 def ingest_cells(cfg: RmfConfig, *, mno_id: str, spark: SparkSession | None = None) -> LoadCounts:

@@ -187,7 +187,13 @@ def with_event_columns(
     lo = start - dt.timedelta(seconds=tolerance_s)
     hi = end + dt.timedelta(seconds=tolerance_s)
     tech_map = F.create_map(*[F.lit(x) for kv in spec.technology_map.items() for x in kv])
+    # upper() only when the value is not already an upper-case key (same result): Spark's
+    # upper() goes through ICU case mapping, costly per row
+    upper_keys = {k: v for k, v in spec.technology_map.items() if k == k.upper()}
     tech = F.element_at(tech_map, F.upper(get["technology"]))
+    if upper_keys:
+        as_is = F.create_map(*[F.lit(x) for kv in upper_keys.items() for x in kv])
+        tech = F.coalesce(F.element_at(as_is, get["technology"]), tech)
     lat, bad_lat = _number(m.get("latitude"), "double")
     lon, bad_lon = _number(m.get("longitude"), "double")
     err, bad_err = _number(m.get("loc_error_m"), "double")
