@@ -1,13 +1,65 @@
-"""Exact duplicates: identical raw records loaded once, the copies counted."""
+"""Exact duplicates: identical raw records loaded once, the copies counted.
+
+Two ways, same result. The usual one finds the later copies before the events pass, from the
+raw records alone (:func:`duplicated_hashes`, then :func:`later_copies` on the few records
+whose line hash occurs more than once, grouped by the exact line), so the events pass drops
+them with a broadcast join on the record id ``_mid`` and needs no shuffle and no aggregation
+of the bronze rows. :func:`to_deduplicated` groups the bronze rows themselves: the fallback
+when a load holds too many copies to broadcast their ids.
+"""
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from rmf_spark.dlayer.schemas import EVENTS_SCHEMA
 
-__all__ = ["DEDUP_KEY", "to_deduplicated"]
+__all__ = ["DEDUP_KEY", "duplicated_hashes", "later_copies", "to_deduplicated"]
+
+
+def duplicated_hashes(records: DataFrame) -> DataFrame:
+    """``_h`` long: the 64-bit hashes of the raw lines (``_raw``) that occur more than once.
+
+    A narrow aggregation (one long per record) over the raw records; every exact duplicate
+    has its hash here, as do the rare distinct lines that share a hash (told apart by
+    :func:`later_copies`).
+    """
+    return (
+        records.groupBy(F.xxhash64("_raw").alias("_h"))
+        .agg(F.count(F.lit(1)).alias("_n"))
+        .where(F.col("_n") > 1)
+        .select("_h")
+    )
+
+
+def later_copies(records: DataFrame, hashes: DataFrame) -> DataFrame:
+    """``_mid`` of every record whose raw line equals that of an earlier record.
+
+    Parameters
+    ----------
+    records
+        Raw records: ``_raw``, ``source_file``, ``source_row`` and ``_mid`` (the record id,
+        the same on every read of the load's files).
+    hashes
+        :func:`duplicated_hashes` of ``records`` (small: joined by broadcast).
+
+    Returns
+    -------
+    DataFrame
+        One row per later copy. Only records whose line hash is in ``hashes`` are shuffled;
+        they are grouped by the line itself, so a hash equality alone never makes a copy.
+        The first copy (kept) is the one in the earliest file (by name), then the lowest row.
+    """
+    first = Window.partitionBy("_raw").orderBy("source_file", "source_row")
+    return (
+        records.withColumn("_h", F.xxhash64("_raw"))
+        .join(F.broadcast(hashes), on="_h", how="left_semi")
+        .select("_mid", F.row_number().over(first).alias("_copy"))
+        .where(F.col("_copy") > 1)
+        .select("_mid")
+    )
+
 
 #: columns whose equality (with the raw record's hash) makes two rows exact duplicates
 DEDUP_KEY = tuple(

@@ -5,12 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from rmf_spark.dlayer.schemas import QUALITY_METRICS_SCHEMA, QUALITY_WARNINGS_SCHEMA
 
-__all__ = ["compute_quality_metrics", "compute_quality_warnings"]
+__all__ = [
+    "bronze_day_metrics",
+    "compute_quality_metrics",
+    "compute_quality_warnings",
+    "quality_metrics_frame",
+]
 
 
 def compute_quality_metrics(
@@ -28,10 +33,30 @@ def compute_quality_metrics(
     Returns
     -------
     DataFrame
-        ``mno_id, metric, value, date`` with ``counts`` plus ``distinct_devices``,
-        ``distinct_cells``, ``events_per_device_{p50,p90,p99,max}``,
+        ``mno_id, metric, value, date``: ``counts`` plus :func:`bronze_day_metrics`.
+    """
+    metrics = {**{k: float(v) for k, v in counts.items()}, **bronze_day_metrics(bronze_day)}
+    return quality_metrics_frame(bronze_day.sparkSession, metrics, mno_id=mno_id, date=date)
+
+
+def quality_metrics_frame(
+    spark: SparkSession, metrics: Mapping[str, float | None], *, mno_id: str, date: dt.date
+) -> DataFrame:
+    """``metrics`` as rows of :data:`QUALITY_METRICS_SCHEMA` (sorted by metric name)."""
+    rows = [(mno_id, k, v, date) for k, v in sorted(metrics.items())]
+    return spark.createDataFrame(rows, QUALITY_METRICS_SCHEMA)
+
+
+def bronze_day_metrics(bronze_day: DataFrame) -> dict[str, float | None]:
+    """The metrics computed from the bronze rows of one load (one Spark job, collected).
+
+    Returns
+    -------
+    dict
+        ``distinct_devices``, ``distinct_cells``, ``events_per_device_{p50,p90,p99,max}``,
         ``events_per_cell_{p50,p90,max}`` and ``events_hour_00`` .. ``events_hour_23``
         (hour of ``event_ts`` in UTC). Quantiles are ``percentile_approx`` (accuracy 10 000).
+        The runner computes them while the quarantine pass runs: they need no load count.
     """
     q = [0.5, 0.9, 0.99]
     groups = [
@@ -58,7 +83,7 @@ def compute_quality_metrics(
     empty = {"n": 0, "q": None, "mx": None, "total": 0}
     dev, cell = stats.get("device", empty), stats.get("cell", empty)
     hours = {h: stats[f"hour_{h:02d}"]["total"] for h in range(24) if f"hour_{h:02d}" in stats}
-    metrics: dict[str, float | None] = {k: float(v) for k, v in counts.items()}
+    metrics: dict[str, float | None] = {}
     metrics["distinct_devices"] = float(dev["n"])
     metrics["distinct_cells"] = float(cell["n"])
     for name, row, labels in (
@@ -71,8 +96,7 @@ def compute_quality_metrics(
         metrics[f"events_per_{name}_max"] = None if row["mx"] is None else float(row["mx"])
     for h in range(24):
         metrics[f"events_hour_{h:02d}"] = float(hours.get(h, 0))
-    rows = [(mno_id, k, v, date) for k, v in sorted(metrics.items())]
-    return bronze_day.sparkSession.createDataFrame(rows, QUALITY_METRICS_SCHEMA)
+    return metrics
 
 
 def compute_quality_warnings(

@@ -171,7 +171,8 @@ def read_records(spark: SparkSession, files: Sequence[str], spec: _FileSpec) -> 
         Text formats: ``_raw`` string (the line, bytes as read), ``source_file`` string,
         ``_block`` long, ``_mid`` long (pass to :func:`with_source_row`). Parquet: one string
         column ``_r_<name>`` per raw column (binary as lower-case hex), ``_raw`` (JSON of the row),
-        ``source_file``, ``source_row`` long.
+        ``source_file``, ``source_row`` long, ``_mid`` long. ``_mid`` identifies a record
+        within the load, the same on every read of the same files (see :func:`with_source_row`).
 
     Raises
     ------
@@ -209,6 +210,7 @@ def read_records(spark: SparkSession, files: Sequence[str], spec: _FileSpec) -> 
         F.to_json(F.struct(*[v.alias(k) for k, v in values.items()])).alias("_raw"),
         F.col("_metadata.file_path").alias("source_file"),
         (F.col("_metadata.row_index") + 1).alias("source_row"),
+        F.monotonically_increasing_id().alias("_mid"),
     )
 
 
@@ -272,12 +274,14 @@ class Splits:
 
 
 def with_source_row(df: DataFrame, *, splits: Splits, header: bool) -> DataFrame:
-    """Replace ``_block``/``_mid`` by ``source_row`` (1 = first data line) and drop the header.
+    """Replace ``_block`` by ``source_row`` (1 = first data line) and drop the header.
 
     ``source_row = _offset + (_mid - _mid0) + 1`` (minus 1 after a header), with the split's
     ``_offset`` and ``_mid0`` from ``splits`` (joined by broadcast). ``monotonically_increasing_id``
     is ``partition << 33 | index in partition`` and file splits map to the same partitions on
     every read of the same files, so ``splits`` may come from an earlier pass over them.
+    ``_mid`` is kept: it names a record in every pass of the load (duplicate copies are
+    found by it, :mod:`rmf_spark.dlayer.dedup`).
     """
     split = df.sparkSession.createDataFrame(
         [r for r in splits.rows if r[1] is not None], SPLIT_STATS_SCHEMA
@@ -287,4 +291,4 @@ def with_source_row(df: DataFrame, *, splits: Splits, header: bool) -> DataFrame
     if header:
         out = out.where(line > 1)
         line = line - 1
-    return out.withColumn("source_row", line).drop("_block", "_mid", "_mid0", "_offset")
+    return out.withColumn("source_row", line).drop("_block", "_mid0", "_offset")

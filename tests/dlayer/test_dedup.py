@@ -1,0 +1,62 @@
+"""Exact duplicates: found before the events pass, or by the aggregation fallback."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rmf_spark import lake
+from rmf_spark.dlayer import runner
+from rmf_spark.dlayer import schemas as S
+from rmf_spark.dlayer.dedup import duplicated_hashes, later_copies
+from rmf_spark.dlayer.runner import ingest_events
+from tests.dlayer import rawfiles
+from tests.dlayer.conftest import make_config
+
+DAY = dt.date(2024, 1, 15)
+
+
+def _records(spark):
+    rows = [
+        ("x", "f2", 1, 0),
+        ("y", "f1", 3, 1),
+        ("x", "f1", 5, 2),  # the first copy of x: earliest file, then lowest row
+        ("x", "f1", 9, 3),
+        ("z", "f1", 1, 4),
+    ]
+    return spark.createDataFrame(
+        rows, "_raw string, source_file string, source_row long, _mid long"
+    )
+
+
+def test_later_copies_are_every_copy_but_the_first_by_file_and_row(spark):
+    records = _records(spark)
+    assert sorted(r["_h"] for r in duplicated_hashes(records).collect()) == sorted(
+        r[0] for r in records.where("_raw = 'x'").selectExpr("xxhash64(_raw)").limit(1).collect()
+    )
+    later = {r["_mid"] for r in later_copies(records, duplicated_hashes(records)).collect()}
+    assert later == {0, 3}
+
+
+def test_later_copies_group_by_the_line_not_by_its_hash(spark):
+    records = _records(spark)
+    # every line's hash as a candidate, as if all collided: distinct lines are never copies
+    every_hash = records.selectExpr("xxhash64(_raw) AS _h").distinct()
+    later = {r["_mid"] for r in later_copies(records, every_hash).collect()}
+    assert later == {0, 3}
+
+
+def test_aggregation_fallback_gives_the_same_tables(spark, test_config, tmp_path, monkeypatch):
+    """With no copy broadcast (limit 0) the bronze rows are grouped instead: same result."""
+    raw = tmp_path / "raw"
+    rawfiles.write_mno_a(raw / "mno_a")
+    out = {}
+    for limit in (runner._MAX_BROADCAST_COPIES, 0):
+        monkeypatch.setattr(runner, "_MAX_BROADCAST_COPIES", limit)
+        cfg = make_config(test_config, tmp_path / f"lake_{limit}", raw)
+        counts = ingest_events(cfg, mno_id="mno_a", date=DAY, spark=spark)
+        path = lake.table_path(cfg, S.LAYER, S.EVENTS, mno="mno_a")
+        rows = sorted(map(str, lake.read_delta(spark, path).collect()))
+        out[limit] = (counts, rows)
+    (fast, fast_rows), (grouped, grouped_rows) = out.values()
+    assert fast == grouped and fast.duplicates_removed == 1
+    assert fast_rows == grouped_rows
