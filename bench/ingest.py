@@ -22,8 +22,9 @@ benches the raw files of a world made by ``rmf synth --profile bench --out DIR``
 machine may be shared: alternating spreads the noise over both), and prints one JSON object
 with every repetition's seconds, the throughputs of the medians (rows/s), their ratio
 (target >= 0.6) and the median seconds of each phase of the ingest (the runner's
-``ingest ... : <phase> <s> s`` log records). The first ingest creates the tables; the later
-ones replace the day (``replaceWhere``), as a daily rerun would.
+``ingest ... : <phase> <s> s`` log records; some phases run concurrently, so their seconds
+overlap and may add up to more than the ingest's). The first ingest creates the tables; the
+later ones replace the day (``replaceWhere``), as a daily rerun would.
 
     SPARK_LOCAL_IP=127.0.0.1 .venv/bin/python bench/ingest.py --rows 1000000 --reps 3
     SPARK_LOCAL_IP=127.0.0.1 .venv/bin/python bench/ingest.py --format mno_a --rows 1000000
