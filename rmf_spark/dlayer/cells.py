@@ -14,7 +14,11 @@ micro      5       1 000    6.0   8          5 deg   9 deg   65 deg
 ========== ======= ======== ===== ========== ======= ======= =======
 
 A physical value that is missing or out of range is replaced by the default and its column
-name is added to ``imputed``. ``path_loss_exponent`` always comes from the type default.
+name is added to ``imputed``. ``path_loss_exponent`` always comes from the type default. A
+directional cell without an azimuth is modelled as omnidirectional (``directional`` false,
+``azimuth_deg`` in ``imputed``): quarantining it would lose every event it serves, and an omni
+footprint of the right site and reach is a usable, if coarser, model. An azimuth outside
+[0, 360] is an error (``CELL_BAD_AZIMUTH``).
 """
 
 from __future__ import annotations
@@ -144,7 +148,7 @@ def with_cell_columns(
         (s["cell_id"].isNull(), S.CELL_MISSING_ID),
         (~F.col("_coord_ok"), S.CELL_BAD_COORDINATES),
         (F.col("_coord_ok") & ~F.coalesce(inside, F.lit(False)), S.CELL_OUTSIDE_TERRITORY),
-        (directional & ~F.coalesce(az_ok, F.lit(False)), S.CELL_BAD_AZIMUTH),
+        (directional & azimuth.isNotNull() & ~F.coalesce(az_ok, F.lit(False)), S.CELL_BAD_AZIMUTH),
         (
             (s["valid_from"].isNotNull() & vf.isNull())
             | (s["valid_to"].isNotNull() & vt.isNull())
@@ -190,7 +194,8 @@ def with_imputed_defaults(df: DataFrame) -> DataFrame:
     -------
     DataFrame
         Same columns, physical ones filled, plus ``path_loss_exponent`` double and
-        ``imputed`` array<string> (names of the filled columns, in schema order).
+        ``imputed`` array<string> (names of the filled columns, in schema order;
+        ``azimuth_deg`` when a directional cell without azimuth is made omnidirectional).
     """
     ctype = F.col("cell_type")
 
@@ -202,8 +207,16 @@ def with_imputed_defaults(df: DataFrame) -> DataFrame:
         return per.otherwise(F.lit(CELL_DEFAULTS["default"][name]))
 
     names = list(_RANGES)
-    imputed = F.array_compact(F.array(*[F.when(F.col(n).isNull(), F.lit(n)) for n in names]))
-    out = df.withColumn("imputed", imputed)
+    no_azimuth = F.col("directional") & F.col("azimuth_deg").isNull()
+    imputed = F.array_compact(
+        F.array(
+            F.when(no_azimuth, F.lit("azimuth_deg")),
+            *[F.when(F.col(n).isNull(), F.lit(n)) for n in names],
+        )
+    )
+    out = df.withColumn("imputed", imputed).withColumn(
+        "directional", ~F.coalesce(no_azimuth, F.lit(False)) & F.col("directional")
+    )
     for n in names:
         out = out.withColumn(n, F.coalesce(F.col(n), default(n)))
     return out.withColumn("path_loss_exponent", default("path_loss_exponent"))

@@ -189,7 +189,7 @@ def test_ingest_events_writes_no_raw_identifier_anywhere(spark, loaded):
 
 def test_ingest_cells_imputes_and_quarantines(spark, loaded):
     cfg, counts = loaded.cfg, loaded.cells
-    assert (counts.rows_read, counts.rows_bronze, counts.rows_quarantined) == (9, 3, 5)
+    assert (counts.rows_read, counts.rows_bronze, counts.rows_quarantined) == (10, 4, 5)
     assert counts.duplicates_removed == 1
     cells = {r["cell_id"]: r for r in _table(spark, cfg, "cells", "mno_a").collect()}
     c1, c2, c3 = cells["214-07-100-1"], cells["214-07-100-2"], cells["214-07-100-3"]
@@ -200,6 +200,10 @@ def test_ingest_cells_imputes_and_quarantines(spark, loaded):
     assert c2["path_loss_exponent"] == 6.0 and "antenna_height_m" in c2["imputed"]
     assert c3["power_w"] == 10.0 and "power_w" in c3["imputed"]  # -5 W is out of range
     assert c2["valid_to"] == dt.date(2024, 1, 31)
+    # directional without an azimuth: kept, modelled as omnidirectional, recorded as imputed
+    c9 = cells["214-07-100-9"]
+    assert not c9["directional"] and c9["azimuth_deg"] is None
+    assert c9["imputed"] == ["azimuth_deg"]
     q = {
         r["source_row"]: r["reason_codes"]
         for r in _table(spark, cfg, "cells_quarantine", "mno_a").collect()
