@@ -37,6 +37,11 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from rmf_spark.slayer.reach_calibration import (
+    SIGNAL_DOMINANCE,
+    ReachCalibrationSettings,
+    calibrate_reach,
+)
 from rmf_spark.slayer.schemas import (
     CELL_ID,
     DEVICES,
@@ -53,10 +58,12 @@ from rmf_spark.slayer.timing_advance import ta_band_range
 
 __all__ = [
     "EmResult",
+    "ObservationStructure",
     "compute_em_tile_devices",
     "compute_naive_tile_devices",
     "em_density",
     "observation_matrix",
+    "observation_structure",
 ]
 
 DATE = "date"
@@ -170,36 +177,40 @@ def _em_iterate(
     return EmResult(u, max_iterations, False)
 
 
-def observation_matrix(observations: pd.DataFrame, cp: pd.DataFrame, *, ta_buffer: int = 1):  # type: ignore[no-untyped-def]
-    """The sparse matrix ``p_ij`` of observations i (cell, or cell and TA band) by tiles j.
+class ObservationStructure(NamedTuple):
+    """Where the connection probabilities go in the observation matrix: entry k of the matrix
+    is ``p[pair[k]] * weight[k]`` at ``(row[k], col[k])``, ``p`` the ``p_cell_given_tile`` of
+    the row ``pair[k]`` of the connection probabilities."""
 
-    Parameters
-    ----------
-    observations
-        Distinct ``cell_id, footprint_version, timing_advance, ta_step_m`` (TA and step null
-        for an observation without TA).
-    cp
-        ``cell_id, footprint_version, tile_id, p_cell_given_tile`` and optionally
-        ``distance_m`` (without it, or where it is null, the TA is not used).
-    ta_buffer
-        TA bands added either side (:func:`~rmf_spark.slayer.timing_advance.ta_band_range`).
+    row: np.ndarray
+    col: np.ndarray
+    pair: np.ndarray
+    weight: np.ndarray
+    tiles: np.ndarray
+    shape: tuple[int, int]
 
-    Returns
-    -------
-    tuple
-        ``(p, tiles)``: ``scipy.sparse.csr_matrix`` of shape (len(observations), len(tiles))
-        and the tile ids of its columns. Row i sums to 0 when the cell has no footprint.
+    def matrix(self, p_cell_given_tile: np.ndarray):  # type: ignore[no-untyped-def]
+        """The ``scipy.sparse.csr_matrix`` for these probabilities (one per pair)."""
+        from scipy import sparse
+
+        vals = np.asarray(p_cell_given_tile, dtype=float)[self.pair] * self.weight
+        return sparse.csr_matrix((vals, (self.row, self.col)), shape=self.shape)
+
+
+def observation_structure(
+    observations: pd.DataFrame, cp: pd.DataFrame, *, ta_buffer: int = 1
+) -> ObservationStructure:
+    """The layout of :func:`observation_matrix`, reusable for other values of
+    ``p_cell_given_tile`` on the same pairs (the reach calibration changes only the values).
+
+    An observation with a TA gets, from every pair of its cell whose tile can produce its band,
+    ``weight = 1 / n_bands``; an observation without TA, or whose TA no pair can produce, gets
+    every pair of its cell with weight 1.
     """
-    from scipy import sparse
-
     cell_key = pd.MultiIndex.from_frame(cp[[CELL_ID, FOOTPRINT_VERSION]].astype(str))
     cell_codes, cell_uniques = pd.factorize(cell_key)
     tile_codes, tile_uniques = pd.factorize(cp[TILE_ID])
     tiles = np.asarray(tile_uniques, dtype="int64")
-    p_cell = sparse.csr_matrix(
-        (cp[P_CELL_GIVEN_TILE].to_numpy(dtype=float), (cell_codes, tile_codes)),
-        shape=(len(cell_uniques), len(tiles)),
-    )
     obs_cell = cell_uniques.get_indexer(
         pd.MultiIndex.from_frame(observations[[CELL_ID, FOOTPRINT_VERSION]].astype(str))
     )
@@ -207,7 +218,8 @@ def observation_matrix(observations: pd.DataFrame, cp: pd.DataFrame, *, ta_buffe
     step = observations[TA_STEP_M].to_numpy(dtype=float, na_value=np.nan)
     with_ta = ~np.isnan(ta) & ~np.isnan(step) & (obs_cell >= 0)
     n_obs = len(observations)
-    rows, cols, vals = [], [], []
+    empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
+    rows, cols, pairs, weights = [empty_i], [empty_i], [empty_i], [empty_f]
     if with_ta.any() and DISTANCE_M in cp.columns:
         # every (cell, tile) entry is spread over the TA bands it can produce; an entry meets
         # the observation with the same cell, step and band
@@ -217,7 +229,7 @@ def observation_matrix(observations: pd.DataFrame, cp: pd.DataFrame, *, ta_buffe
             {
                 "cell": cell_codes,
                 "tile": tile_codes,
-                "p": cp[P_CELL_GIVEN_TILE].to_numpy(dtype=float),
+                "pair": np.arange(len(cp)),
                 "d": cp[DISTANCE_M].to_numpy(dtype=float, na_value=np.nan),
             }
         ).merge(cell_steps, on="cell")
@@ -243,27 +255,63 @@ def observation_matrix(observations: pd.DataFrame, cp: pd.DataFrame, *, ta_buffe
         hit = row >= 0
         rows.append(obs_rows[row[hit]])
         cols.append(entries["tile"].to_numpy()[entry[hit]])
-        vals.append((entries["p"].to_numpy() / n_bands)[entry[hit]])
-    p_ta = sparse.csr_matrix(
-        (
-            np.concatenate(vals) if vals else np.zeros(0),
-            (
-                np.concatenate(rows) if rows else np.zeros(0, int),
-                np.concatenate(cols) if cols else np.zeros(0, int),
-            ),
-        ),
-        shape=(n_obs, len(tiles)),
+        pairs.append(entries["pair"].to_numpy()[entry[hit]])
+        weights.append((1.0 / n_bands)[entry[hit]])
+    # observations without TA, or whose TA no footprint tile can produce: the cell's pairs
+    has_ta_entry = np.bincount(np.concatenate(rows), minlength=n_obs) > 0
+    plain = (obs_cell >= 0) & ~has_ta_entry
+    order = np.argsort(cell_codes, kind="stable")
+    sorted_cells = cell_codes[order]
+    first = np.searchsorted(sorted_cells, obs_cell[plain], side="left")
+    n_pairs = np.searchsorted(sorted_cells, obs_cell[plain], side="right") - first
+    plain_rows = np.repeat(np.flatnonzero(plain), n_pairs)
+    offset = np.arange(n_pairs.sum()) - np.repeat(np.cumsum(n_pairs) - n_pairs, n_pairs)
+    plain_pairs = order[np.repeat(first, n_pairs) + offset]
+    rows.append(plain_rows)
+    cols.append(tile_codes[plain_pairs])
+    pairs.append(plain_pairs)
+    weights.append(np.ones(len(plain_pairs)))
+    return ObservationStructure(
+        np.concatenate(rows),
+        np.concatenate(cols),
+        np.concatenate(pairs),
+        np.concatenate(weights),
+        tiles,
+        (n_obs, len(tiles)),
     )
-    # observations without TA, or whose TA no footprint tile can produce: the cell's row
-    plain = (obs_cell >= 0) & (np.asarray(p_ta.sum(axis=1)).ravel() <= 0)
-    pick = sparse.csr_matrix(
-        (np.ones(plain.sum()), (np.flatnonzero(plain), obs_cell[plain])),
-        shape=(n_obs, len(cell_uniques)),
-    )
-    return (p_ta + pick @ p_cell).tocsr(), tiles
 
 
-def _em_per_date(max_iterations: int, relative_tolerance: float, ta_buffer: int):  # type: ignore[no-untyped-def]
+def observation_matrix(observations: pd.DataFrame, cp: pd.DataFrame, *, ta_buffer: int = 1):  # type: ignore[no-untyped-def]
+    """The sparse matrix ``p_ij`` of observations i (cell, or cell and TA band) by tiles j.
+
+    Parameters
+    ----------
+    observations
+        Distinct ``cell_id, footprint_version, timing_advance, ta_step_m`` (TA and step null
+        for an observation without TA).
+    cp
+        ``cell_id, footprint_version, tile_id, p_cell_given_tile`` and optionally
+        ``distance_m`` (without it, or where it is null, the TA is not used).
+    ta_buffer
+        TA bands added either side (:func:`~rmf_spark.slayer.timing_advance.ta_band_range`).
+
+    Returns
+    -------
+    tuple
+        ``(p, tiles)``: ``scipy.sparse.csr_matrix`` of shape (len(observations), len(tiles))
+        and the tile ids of its columns. Row i sums to 0 when the cell has no footprint.
+    """
+    structure = observation_structure(observations, cp, ta_buffer=ta_buffer)
+    return structure.matrix(cp[P_CELL_GIVEN_TILE].to_numpy(dtype=float)), structure.tiles
+
+
+def _em_per_date(  # type: ignore[no-untyped-def]
+    max_iterations: int,
+    relative_tolerance: float,
+    ta_buffer: int,
+    calibration: ReachCalibrationSettings | None,
+    steepness: float,
+):
     def run(counts: pd.DataFrame, cp: pd.DataFrame) -> pd.DataFrame:
         out = [
             pd.DataFrame(
@@ -274,8 +322,15 @@ def _em_per_date(max_iterations: int, relative_tolerance: float, ta_buffer: int)
                 }
             )
         ]
+        # rows without a time point are the date's TA events, for the reach calibration
+        ta_rows = counts[TIME_POINT].isna().to_numpy()
+        ta_events, counts = counts[ta_rows], counts[~ta_rows]
         if counts.empty or cp.empty:
             return out[0]
+        if calibration is not None and len(ta_events) and SIGNAL_DOMINANCE in cp.columns:
+            cp = calibrate_reach(
+                cp, ta_events, settings=calibration, steepness=steepness, ta_buffer=ta_buffer
+            ).connection_probability
         obs_cols = [CELL_ID, FOOTPRINT_VERSION, TIMING_ADVANCE, TA_STEP_M]
         key = pd.MultiIndex.from_frame(
             counts[obs_cols].astype(str)  # nulls become "None"/"nan", equal among themselves
@@ -309,6 +364,9 @@ def compute_em_tile_devices(
     max_iterations: int = 5,
     relative_tolerance: float = 1e-4,
     ta_buffer: int = 1,
+    ta_event_counts: DataFrame | None = None,
+    calibration: ReachCalibrationSettings | None = None,
+    dominance_steepness: float = 0.2,
 ) -> DataFrame:
     """Estimated devices per (time point, 100 m tile) with the EM estimator.
 
@@ -326,6 +384,14 @@ def compute_em_tile_devices(
         EM stopping rule (config ``present_population``).
     ta_buffer
         TA bands added either side of those a tile can produce.
+    ta_event_counts, calibration
+        When both are given (and ``connection_probability`` has ``signal_dominance`` and
+        ``date``), each date's ``P(cell | tile)`` is first recalibrated to the TA of that
+        date's events (:func:`~rmf_spark.slayer.reach_calibration.calibrate_reach`; the
+        counts come from
+        :func:`~rmf_spark.slayer.reach_calibration.compute_ta_event_counts`).
+    dominance_steepness
+        Logistic steepness per dB of the C-layer's dominance (``convergence.radio.steepness``).
 
     Returns
     -------
@@ -342,25 +408,48 @@ def compute_em_tile_devices(
     """
     keys = _join_keys(connection_probability)
     distance = F.col(DISTANCE_M) if DISTANCE_M in connection_probability.columns else F.lit(None)
+    calibrate = (
+        calibration is not None
+        and calibration.enabled
+        and ta_event_counts is not None
+        and DATE in keys
+        and SIGNAL_DOMINANCE in connection_probability.columns
+    )
+    dominance = [F.col(SIGNAL_DOMINANCE).cast("double")] if calibrate else []
     cp = connection_probability.select(
         *keys,
         F.col(TILE_ID).cast("long").alias(TILE_ID),
         P_CELL_GIVEN_TILE,
         distance.cast("double").alias(DISTANCE_M),
+        *dominance,
     ).where(F.col(P_CELL_GIVEN_TILE) > 0)
     ta_cols = [
         (F.col(c) if c in cell_counts.columns else F.lit(None)).cast(t).alias(c)
         for c, t in ((TIMING_ADVANCE, "int"), (TA_STEP_M, "double"))
     ]
-    counts = _with_date(cell_counts, keys).select(TIME_POINT, *keys, *ta_cols, DEVICES)
-    group = F.col(DATE) if DATE in keys else F.lit(0).alias("_all")
-    return (
-        counts.groupBy(group)
-        .cogroup(cp.groupBy(group))
-        .applyInPandas(
-            _em_per_date(max_iterations, relative_tolerance, ta_buffer), _TILE_DEVICES_SCHEMA
-        )
+    counts = _with_date(cell_counts, keys).select(
+        TIME_POINT, *keys, *ta_cols, F.col(DEVICES).cast("double").alias(DEVICES)
     )
+    if calibrate:
+        assert ta_event_counts is not None
+        counts = counts.unionByName(
+            ta_event_counts.select(
+                F.lit(None).cast("timestamp").alias(TIME_POINT),
+                *keys,
+                F.col(TIMING_ADVANCE).cast("int").alias(TIMING_ADVANCE),
+                F.col(TA_STEP_M).cast("double").alias(TA_STEP_M),
+                F.col(DEVICES).cast("double").alias(DEVICES),
+            )
+        )
+    group = F.col(DATE) if DATE in keys else F.lit(0).alias("_all")
+    fn = _em_per_date(
+        max_iterations,
+        relative_tolerance,
+        ta_buffer,
+        calibration if calibrate else None,
+        dominance_steepness,
+    )
+    return counts.groupBy(group).cogroup(cp.groupBy(group)).applyInPandas(fn, _TILE_DEVICES_SCHEMA)
 
 
 def compute_naive_tile_devices(

@@ -22,6 +22,7 @@ from rmf_spark.slayer.present_population import (
     compute_em_tile_devices,
     compute_naive_tile_devices,
 )
+from rmf_spark.slayer.reach_calibration import compute_ta_event_counts
 from rmf_spark.slayer.rollup import compute_rollups
 from rmf_spark.slayer.schemas import (
     DEVICES,
@@ -83,6 +84,7 @@ def compute_tile_estimates(
     start: datetime,
     end: datetime,
     settings: PresentPopulationSettings,
+    dominance_steepness: float = 0.2,
 ) -> DataFrame:
     """Devices and people per (time point, 100 m tile), EM and naive.
 
@@ -98,6 +100,8 @@ def compute_tile_estimates(
         First and last time point (UTC).
     settings
         The profile's ``[present_population]`` section.
+    dominance_steepness
+        ``convergence.radio.steepness``, for the reach calibration.
 
     Returns
     -------
@@ -112,12 +116,18 @@ def compute_tile_estimates(
         tolerance_s=settings.tolerance_s,
     )
     counts = compute_cell_counts(points, ta_step_m=settings.timing_advance_step_m)
+    ta_events = compute_ta_event_counts(
+        events, start=start, end=end, ta_step_m=settings.timing_advance_step_m
+    )
     em = compute_em_tile_devices(
         counts,
         connection_probability=connection_probability,
         max_iterations=settings.max_iterations,
         relative_tolerance=settings.relative_tolerance,
         ta_buffer=settings.timing_advance_buffer,
+        ta_event_counts=ta_events,
+        calibration=settings.reach_calibration,
+        dominance_steepness=dominance_steepness,
     ).withColumn(METHOD, F.lit("em"))
     naive = compute_naive_tile_devices(
         counts, connection_probability=connection_probability
@@ -141,6 +151,7 @@ def compute_present_population(
     start: datetime,
     end: datetime,
     settings: PresentPopulationSettings,
+    dominance_steepness: float = 0.2,
 ) -> DataFrame:
     """Present population at every time point in [start, end], EM and naive, all levels.
 
@@ -159,6 +170,7 @@ def compute_present_population(
         start=start,
         end=end,
         settings=settings,
+        dominance_steepness=dominance_steepness,
     )
     return to_present_population(tiles, grid=grid, tile_zone=tile_zone)
 
@@ -259,6 +271,7 @@ def run_present_population(
         start=start,
         end=end,
         settings=cfg.present_population,
+        dominance_steepness=cfg.convergence.radio.steepness,
     ).persist()
     out = to_present_population(tiles, grid=t["grid"], tile_zone=t["tile_zone"])
     target = lake.table_path(cfg, "slayer", "present_population", mno=mno)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from rmf_spark.config_base import Section
+from rmf_spark.slayer.reach_calibration import ReachCalibrationSettings
 
 __all__ = ["PresentPopulationSettings"]
 
@@ -45,6 +46,10 @@ class PresentPopulationSettings(Section):
     )
     timing_advance_buffer: int = Field(
         1, ge=0, le=10, description="TA bands added either side (mobloc TA_buffer)"
+    )
+    reach_calibration: ReachCalibrationSettings = Field(
+        default_factory=ReachCalibrationSettings,
+        description="per-cell distance decay fitted to the TA of each day's events",
     )
     market_share_table: str | None = Field(
         None,

@@ -1,0 +1,281 @@
+"""Reach calibration: a per-cell correction of the radio model's distance decay, from the TA.
+
+Notes
+-----
+The nominal radio model gets each cell's reach wrong (path-loss exponent, power, height and
+azimuth in the plan are approximate; on the small synthetic world this model mismatch is the
+main error source, docs/present-population.md section 6). The timing advance (TA) of an event
+measures the distance to the antenna, whatever the radio model says, so the TA of a cell's
+events shows how far its devices really are. The calibration adds to each cell's path-loss
+exponent an offset ``delta_c``, which changes its signal strength by ``-10 delta_c
+log10(d_cg)`` (log-distance model, ``reference/methodology.md`` section 1.7) and so its
+dominance (logistic, steepness ``a`` per dB) by
+
+    logit s_cg(delta_c) = logit s_cg - 10 a delta_c log10(d_cg),
+    P(c | g) = s_cg(delta_c) / sum_c' s_c'g(delta_c'),
+
+and chooses ``delta_c`` so that the mean distance the model predicts for the cell's events,
+``sum_g u_g P(c | g) d_cg / sum_g u_g P(c | g)`` (``u_g`` the events per tile, estimated by
+the EM with the TA from the same events), matches the mean of the observed
+``(TA + 1/2) * step``. The offsets are searched on a grid, cell by cell with the others
+fixed (one Jacobi step per round, each round moving half way to the chosen value), for
+``rounds`` rounds; only cells with at least ``min_events`` TA events of the day are moved, the
+others keep ``delta_c = 0`` (but their ``P(c | g)`` follows their neighbours'). This is a
+method of moments on the TA, rmf_spark's own: mobloc and MultiMNO use the TA only as a
+posterior update of one event (``reference/methodology.md`` section 1.7), which the EM also
+does (:mod:`rmf_spark.slayer.timing_advance`). ``P(c | g)`` still sums to 1 over cells for
+every tile, so the EM keeps its totals. Cells without TA (3G) are not moved.
+
+On the small synthetic world (day 2, six time points) it brings the zone NAE of the
+signalling MNO from 0.13 to 0.07 and of the CDR MNO from 0.17 to 0.16
+(docs/present-population.md section 6).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from rmf_spark.config_base import Section
+from rmf_spark.slayer.schemas import (
+    CELL_ID,
+    DEVICES,
+    DISTANCE_M,
+    EVENT_TS,
+    FOOTPRINT_VERSION,
+    P_CELL_GIVEN_TILE,
+    TA_STEP_M,
+    TECHNOLOGY,
+    TILE_ID,
+    TIMING_ADVANCE,
+    USABLE,
+)
+
+__all__ = [
+    "SIGNAL_DOMINANCE",
+    "ReachCalibration",
+    "ReachCalibrationSettings",
+    "calibrate_reach",
+    "compute_ta_event_counts",
+]
+
+SIGNAL_DOMINANCE = "signal_dominance"
+_DATE = "date"
+# dominance is a logistic value in (0, 1); clip so that its logit stays finite
+_EPS = 1e-12
+
+
+class ReachCalibrationSettings(Section):
+    """``[present_population.reach_calibration]``: per-cell reach from the timing advance."""
+
+    enabled: bool = Field(True, description="calibrate each cell's distance decay from its TA")
+    rounds: int = Field(4, ge=1, le=50, description="Jacobi rounds over all cells")
+    min_events: int = Field(
+        100, ge=1, description="TA events of the day a cell needs to be calibrated"
+    )
+    max_offset: float = Field(
+        1.0, gt=0, le=5, description="largest |offset| of a path-loss exponent"
+    )
+    offset_step: float = Field(0.125, gt=0, le=1, description="grid step of the offsets")
+    em_iterations: int = Field(
+        5, ge=1, le=1000, description="EM iterations for the events per tile of each round"
+    )
+
+
+class ReachCalibration(NamedTuple):
+    """The recalibrated connection probabilities and the offset of every cell."""
+
+    connection_probability: pd.DataFrame
+    offsets: pd.DataFrame
+
+
+def compute_ta_event_counts(
+    events: DataFrame,
+    *,
+    start: datetime,
+    end: datetime,
+    ta_step_m: dict[str, float],
+) -> DataFrame:
+    """Usable events with a TA per (date, cell, footprint version, TA band): the data the
+    calibration of each date is fitted to.
+
+    Parameters
+    ----------
+    events
+        C-layer ``event_location``.
+    start, end
+        The dates from ``start`` to ``end`` (UTC) are counted.
+    ta_step_m
+        TA step per technology; events of other technologies are left out.
+
+    Returns
+    -------
+    DataFrame
+        ``date, cell_id, footprint_version, timing_advance int, ta_step_m double,
+        devices double`` (here: events).
+    """
+    if not ta_step_m or TIMING_ADVANCE not in events.columns or TECHNOLOGY not in events.columns:
+        return events.sparkSession.createDataFrame(
+            [],
+            f"{_DATE} date, {CELL_ID} string, {FOOTPRINT_VERSION} string, "
+            f"{TIMING_ADVANCE} int, {TA_STEP_M} double, {DEVICES} double",
+        )
+    steps = F.create_map(*[F.lit(v) for kv in sorted(ta_step_m.items()) for v in kv])
+    df = events.where(F.col(USABLE))
+    if _DATE in events.columns:  # partition pruning on event_location
+        df = df.where(F.col(_DATE).between(F.lit(start.date()), F.lit(end.date())))
+    day = F.to_date(EVENT_TS)
+    return (
+        df.select(
+            day.alias(_DATE),
+            CELL_ID,
+            FOOTPRINT_VERSION,
+            F.col(TIMING_ADVANCE).cast("int").alias(TIMING_ADVANCE),
+            steps[F.col(TECHNOLOGY)].cast("double").alias(TA_STEP_M),
+        )
+        .where(
+            F.col(_DATE).between(F.lit(start.date()), F.lit(end.date()))
+            & F.col(TIMING_ADVANCE).isNotNull()
+            & F.col(TA_STEP_M).isNotNull()
+        )
+        .groupBy(_DATE, CELL_ID, FOOTPRINT_VERSION, TIMING_ADVANCE, TA_STEP_M)
+        .agg(F.count(F.lit(1)).cast("double").alias(DEVICES))
+    )
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def calibrate_reach(
+    cp: pd.DataFrame,
+    ta_events: pd.DataFrame,
+    *,
+    settings: ReachCalibrationSettings,
+    steepness: float,
+    ta_buffer: int = 1,
+) -> ReachCalibration:
+    """Per-cell path-loss offsets fitted to the TA of one day, and the resulting P(cell | tile).
+
+    Parameters
+    ----------
+    cp
+        One date's ``cell_id, footprint_version, tile_id, p_cell_given_tile, distance_m,
+        signal_dominance``.
+    ta_events
+        That date's ``cell_id, footprint_version, timing_advance, ta_step_m, devices``
+        (events per TA band, :func:`compute_ta_event_counts`).
+    settings
+        Rounds, grid, minimum events.
+    steepness
+        Logistic steepness per dB of the dominance (``convergence.radio.steepness``).
+    ta_buffer
+        TA bands added either side (as in the EM).
+
+    Returns
+    -------
+    ReachCalibration
+        ``connection_probability``: ``cp`` with ``p_cell_given_tile`` recomputed (it sums to 1
+        over the cells of every tile); ``offsets``: ``cell_id, footprint_version,
+        ple_offset, ta_events, observed_mean_m, model_mean_m`` per cell.
+
+    Notes
+    -----
+    Formula and sources: module notes. Pairs without ``distance_m`` keep their dominance.
+    """
+    from rmf_spark.slayer.present_population import _em_iterate, observation_structure
+
+    cp = cp.reset_index(drop=True)
+    cell_key = pd.MultiIndex.from_frame(cp[[CELL_ID, FOOTPRINT_VERSION]].astype(str))
+    codes, cells = pd.factorize(cell_key)
+    tile_codes, _ = pd.factorize(cp[TILE_ID])
+    n_cells, n_tiles = len(cells), int(tile_codes.max()) + 1 if len(cp) else 0
+    dist = cp[DISTANCE_M].to_numpy(dtype=float, na_value=np.nan)
+    known = ~np.isnan(dist)
+    dom0 = np.clip(cp[SIGNAL_DOMINANCE].to_numpy(dtype=float), _EPS, 1.0 - _EPS)
+    logit0 = np.log(dom0 / (1.0 - dom0))
+    # d(logit s) / d(delta): 10 a log10(d); zero where the distance is unknown
+    slope = np.where(known, 10.0 * steepness * np.log10(np.maximum(
+        np.nan_to_num(dist, nan=1.0), 1.0)), 0.0)  # fmt: skip
+    d = np.nan_to_num(dist, nan=0.0)
+
+    ev_cell = cells.get_indexer(
+        pd.MultiIndex.from_frame(ta_events[[CELL_ID, FOOTPRINT_VERSION]].astype(str))
+    )
+    ok = ev_cell >= 0
+    weight = ta_events[DEVICES].to_numpy(dtype=float)[ok]
+    observed_d = (ta_events[TIMING_ADVANCE].to_numpy(dtype=float)[ok] + 0.5) * ta_events[
+        TA_STEP_M
+    ].to_numpy(dtype=float)[ok]
+    n_obs = np.bincount(ev_cell[ok], weights=weight, minlength=n_cells)
+    mean_obs = np.bincount(ev_cell[ok], weights=weight * observed_d, minlength=n_cells) / (
+        np.maximum(n_obs, 1e-12)
+    )
+    movable = n_obs >= settings.min_events
+    grid = np.arange(-settings.max_offset, settings.max_offset + 1e-9, settings.offset_step)
+    delta = np.zeros(n_cells)
+    observations = ta_events[ok].reset_index(drop=True)
+    structure = observation_structure(observations, cp, ta_buffer=ta_buffer)
+    tile_of_pair = pd.Index(structure.tiles).get_indexer(cp[TILE_ID].to_numpy())
+    u_pair = None
+    moved = np.flatnonzero(movable[codes])  # the pairs of the cells that can move
+    moved_codes, moved_logit, moved_slope = codes[moved], logit0[moved], slope[moved]
+
+    def dominance(offset: np.ndarray) -> np.ndarray:
+        return _sigmoid(logit0 - offset * slope)
+
+    for _ in range(settings.rounds if movable.any() else 0):
+        dom = dominance(delta[codes])
+        tile_total = np.bincount(tile_codes, weights=dom, minlength=n_tiles)
+        p = structure.matrix(dom / tile_total[tile_codes])
+        u = _em_iterate(
+            observations[DEVICES].to_numpy(dtype=float),
+            p,
+            p.T.tocsr(),
+            max_iterations=settings.em_iterations,
+            relative_tolerance=1e-9,
+        ).density
+        u_pair = u[tile_of_pair]
+        best_err = np.full(n_cells, np.inf)
+        choice = delta.copy()
+        others = tile_total[tile_codes[moved]] - dom[moved]
+        for g in grid:
+            dg = _sigmoid(moved_logit - g * moved_slope)
+            w = u_pair[moved] * dg / (others + dg)
+            mass = np.bincount(moved_codes, weights=w, minlength=n_cells)
+            mean = np.bincount(moved_codes, weights=w * d[moved], minlength=n_cells) / np.maximum(
+                mass, 1e-12
+            )
+            err = np.abs(mean - mean_obs)
+            better = movable & (mass > 0) & (err < best_err)
+            best_err[better] = err[better]
+            choice[better] = g
+        delta = 0.5 * delta + 0.5 * choice
+
+    dom = dominance(delta[codes])
+    tile_total = np.bincount(tile_codes, weights=dom, minlength=n_tiles)
+    p_final = dom / tile_total[tile_codes]
+    out = cp.assign(**{P_CELL_GIVEN_TILE: p_final, SIGNAL_DOMINANCE: dom})
+    model_mean = np.full(n_cells, np.nan)
+    if u_pair is not None:  # mean distance under the calibrated model (last round's u)
+        w = u_pair * p_final
+        mass = np.bincount(codes, weights=w, minlength=n_cells)
+        total = np.bincount(codes, weights=w * d, minlength=n_cells)
+        model_mean = np.where(mass > 0, total / np.maximum(mass, 1e-12), np.nan)
+    offsets = pd.DataFrame(
+        {
+            CELL_ID: [c for c, _ in cells],
+            FOOTPRINT_VERSION: [v for _, v in cells],
+            "ple_offset": delta,
+            "ta_events": n_obs,
+            "observed_mean_m": np.where(n_obs > 0, mean_obs, np.nan),
+            "model_mean_m": model_mean,
+        }
+    )
+    return ReachCalibration(out, offsets)
