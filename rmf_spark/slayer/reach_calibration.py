@@ -189,6 +189,7 @@ def calibrate_reach(
     -----
     Formula and sources: module notes. Pairs without ``distance_m`` keep their dominance.
     """
+    # imported here because present_population imports this module for the EM per date
     from rmf_spark.slayer.present_population import _em_iterate, observation_structure
 
     cp = cp.reset_index(drop=True)
