@@ -12,8 +12,8 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-MULTIMNO_SAMPLE = SHARED / "peer-data" / "multimno-sample"
+# A copy of ../shared/peer-data/multimno-sample (EUPL-1.2 data), so a clone anywhere can test.
+MULTIMNO_SAMPLE = ROOT / "tests" / "fixtures" / "multimno-sample"
 
 
 @pytest.fixture(scope="session")
