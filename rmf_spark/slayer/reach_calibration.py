@@ -56,6 +56,7 @@ from rmf_spark.slayer.schemas import (
     TIMING_ADVANCE,
     USABLE,
 )
+from rmf_spark.slayer.time_points import ta_step_of_technology
 
 __all__ = [
     "SIGNAL_DOMINANCE",
@@ -126,7 +127,6 @@ def compute_ta_event_counts(
             f"{_DATE} date, {CELL_ID} string, {FOOTPRINT_VERSION} string, "
             f"{TIMING_ADVANCE} int, {TA_STEP_M} double, {DEVICES} double",
         )
-    steps = F.create_map(*[F.lit(v) for kv in sorted(ta_step_m.items()) for v in kv])
     df = events.where(F.col(USABLE))
     if _DATE in events.columns:  # partition pruning on event_location
         df = df.where(F.col(_DATE).between(F.lit(start.date()), F.lit(end.date())))
@@ -137,7 +137,7 @@ def compute_ta_event_counts(
             CELL_ID,
             FOOTPRINT_VERSION,
             F.col(TIMING_ADVANCE).cast("int").alias(TIMING_ADVANCE),
-            steps[F.col(TECHNOLOGY)].cast("double").alias(TA_STEP_M),
+            ta_step_of_technology(ta_step_m).alias(TA_STEP_M),
         )
         .where(
             F.col(_DATE).between(F.lit(start.date()), F.lit(end.date()))

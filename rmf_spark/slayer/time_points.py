@@ -43,7 +43,13 @@ from rmf_spark.slayer.schemas import (
     USABLE,
 )
 
-__all__ = ["compute_cell_counts", "parse_time_bound", "time_points", "to_device_time_points"]
+__all__ = [
+    "compute_cell_counts",
+    "parse_time_bound",
+    "ta_step_of_technology",
+    "time_points",
+    "to_device_time_points",
+]
 
 _US = 1_000_000
 
@@ -169,6 +175,12 @@ def _ceil_div(num: Column, den: int) -> Column:
     return -F.floor(-num / F.lit(den))
 
 
+def ta_step_of_technology(ta_step_m: Mapping[str, float]) -> Column:
+    """The TA step in metres of each row's ``technology`` (null for one without a step)."""
+    steps = F.create_map(*[F.lit(v) for kv in sorted(ta_step_m.items()) for v in kv])
+    return steps[F.col(TECHNOLOGY)].cast("double")
+
+
 def compute_cell_counts(
     device_time_points: DataFrame, *, ta_step_m: Mapping[str, float] | None = None
 ) -> DataFrame:
@@ -193,8 +205,7 @@ def compute_cell_counts(
     df = device_time_points
     ta, step = F.lit(None).cast("int"), F.lit(None).cast("double")
     if ta_step_m and TIMING_ADVANCE in df.columns and TECHNOLOGY in df.columns:
-        steps = F.create_map(*[F.lit(v) for kv in sorted(ta_step_m.items()) for v in kv])
-        known = steps[F.col(TECHNOLOGY)].cast("double")
+        known = ta_step_of_technology(ta_step_m)
         has_ta = known.isNotNull() & F.col(TIMING_ADVANCE).isNotNull()
         ta = F.when(has_ta, F.col(TIMING_ADVANCE))
         step = F.when(has_ta, known)
