@@ -1,0 +1,79 @@
+"""Imputation of a directional cell's missing azimuth from the other sectors of its site."""
+
+from __future__ import annotations
+
+import pytest
+
+from rmf_spark.dlayer.cells import with_imputed_defaults
+
+_SCHEMA = (
+    "cell_id string, x double, y double, directional boolean, azimuth_deg double, "
+    "cell_type string, power_w double, range_m double, antenna_height_m double, "
+    "tilt_deg double, beam_h_deg double, beam_v_deg double"
+)
+
+
+def _site(spark, site: int, azimuths: list[float | None]):
+    rows = [
+        (f"s{site}-{i}", 1000.0 * site, 2000.0, True, az, "macro", *[None] * 6)
+        for i, az in enumerate(azimuths)
+    ]
+    return spark.createDataFrame(rows, _SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("known", "expected"),
+    [
+        ([10.0, 130.0], 250.0),  # three sectors at 120 degrees, one missing
+        ([350.0, 110.0], 230.0),  # the gap crosses north
+        ([10.0, 12.0, 130.0, 131.0], 250.0),  # two technologies per sector merge (250.5)
+        ([0.0, 90.0, 180.0], 270.0),  # four sectors at 90 degrees, one missing
+        ([10.0], None),  # one known sector: the missing one could be either of two
+        ([10.0, 130.0, 250.0], None),  # a full site: the missing cell's sector is unknown
+        ([0.0, 180.0], None),  # two opposite sectors: two equal gaps
+        ([0.0, 90.0], None),  # two gaps of 90 and 270: more than one sector missing
+    ],
+)
+def test_missing_azimuth_from_the_site_or_omni(spark, known, expected):
+    df = _site(spark, 1, [*known, None])
+    out = {r["cell_id"]: r for r in with_imputed_defaults(df).collect()}
+    missing = out[f"s1-{len(known)}"]
+    assert "azimuth_deg" in missing["imputed"]
+    if expected is None:
+        assert not missing["directional"] and missing["azimuth_deg"] is None
+    else:
+        assert missing["directional"] and missing["azimuth_deg"] == pytest.approx(expected, abs=1)
+    for i, az in enumerate(known):  # known sectors are untouched
+        cell = out[f"s1-{i}"]
+        assert cell["azimuth_deg"] == az and "azimuth_deg" not in cell["imputed"]
+
+
+def test_sites_do_not_mix(spark):
+    """Known azimuths of another site (other coordinates) never fill a gap."""
+    df = _site(spark, 1, [10.0, None]).unionByName(_site(spark, 2, [130.0, 250.0]))
+    out = {r["cell_id"]: r for r in with_imputed_defaults(df).collect()}
+    assert not out["s1-1"]["directional"] and out["s1-1"]["azimuth_deg"] is None
+    assert len(out) == 4
+
+
+def test_shared_site_values_before_type_defaults(spark):
+    """A missing mast height, tilt or power comes from the site's other cells (median), then
+    from the cell-type default; a site without the value uses the default."""
+    rows = [
+        ("a0", 0.0, 0.0, True, 0.0, "macro", 40.0, None, 35.0, 4.0, None, None),
+        ("a1", 0.0, 0.0, True, 120.0, "macro", 20.0, None, 33.0, None, None, None),
+        ("a2", 0.0, 0.0, True, 240.0, "macro", None, None, None, None, None, None),
+        ("b0", 5000.0, 0.0, False, None, "macro", None, None, None, None, None, None),
+    ]
+    out = {
+        r["cell_id"]: r
+        for r in with_imputed_defaults(spark.createDataFrame(rows, _SCHEMA)).collect()
+    }
+    a2 = out["a2"]
+    assert (a2["power_w"], a2["antenna_height_m"], a2["tilt_deg"]) == (30.0, 34.0, 4.0)
+    assert {"power_w", "antenna_height_m", "tilt_deg", "range_m"} <= set(a2["imputed"])
+    assert a2["range_m"] == 10_000.0  # range is per technology, not shared: type default
+    assert out["a1"]["tilt_deg"] == 4.0 and "tilt_deg" in out["a1"]["imputed"]
+    assert out["a0"]["power_w"] == 40.0 and "power_w" not in out["a0"]["imputed"]
+    b0 = out["b0"]  # alone on its site: the macro defaults
+    assert (b0["power_w"], b0["antenna_height_m"], b0["tilt_deg"]) == (10.0, 30.0, 5.0)
