@@ -38,9 +38,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from rmf_spark.slayer.reach_calibration import (
+    PLE_OFFSET,
     SIGNAL_DOMINANCE,
-    ReachCalibrationSettings,
-    calibrate_reach,
+    apply_reach_offsets,
 )
 from rmf_spark.slayer.schemas import (
     CELL_ID,
@@ -309,7 +309,6 @@ def _em_per_date(  # type: ignore[no-untyped-def]
     max_iterations: int,
     relative_tolerance: float,
     ta_buffer: int,
-    calibration: ReachCalibrationSettings | None,
     steepness: float,
 ):
     def run(counts: pd.DataFrame, cp: pd.DataFrame) -> pd.DataFrame:
@@ -322,15 +321,10 @@ def _em_per_date(  # type: ignore[no-untyped-def]
                 }
             )
         ]
-        # rows without a time point are the date's TA events, for the reach calibration
-        ta_rows = counts[TIME_POINT].isna().to_numpy()
-        ta_events, counts = counts[ta_rows], counts[~ta_rows]
         if counts.empty or cp.empty:
             return out[0]
-        if calibration is not None and len(ta_events) and SIGNAL_DOMINANCE in cp.columns:
-            cp = calibrate_reach(
-                cp, ta_events, settings=calibration, steepness=steepness, ta_buffer=ta_buffer
-            ).connection_probability
+        if PLE_OFFSET in cp.columns:
+            cp = apply_reach_offsets(cp, steepness=steepness)
         obs_cols = [CELL_ID, FOOTPRINT_VERSION, TIMING_ADVANCE, TA_STEP_M]
         key = pd.MultiIndex.from_frame(
             counts[obs_cols].astype(str)  # nulls become "None"/"nan", equal among themselves
@@ -364,8 +358,7 @@ def compute_em_tile_devices(
     max_iterations: int = 5,
     relative_tolerance: float = 1e-4,
     ta_buffer: int = 1,
-    ta_event_counts: DataFrame | None = None,
-    calibration: ReachCalibrationSettings | None = None,
+    reach_offsets: DataFrame | None = None,
     dominance_steepness: float = 0.2,
 ) -> DataFrame:
     """Estimated devices per (time point, 100 m tile) with the EM estimator.
@@ -384,12 +377,12 @@ def compute_em_tile_devices(
         EM stopping rule (config ``present_population``).
     ta_buffer
         TA bands added either side of those a tile can produce.
-    ta_event_counts, calibration
-        When both are given (and ``connection_probability`` has ``signal_dominance`` and
-        ``date``), each date's ``P(cell | tile)`` is first recalibrated to the TA of that
-        date's events (:func:`~rmf_spark.slayer.reach_calibration.calibrate_reach`; the
-        counts come from
-        :func:`~rmf_spark.slayer.reach_calibration.compute_ta_event_counts`).
+    reach_offsets
+        ``date, cell_id, footprint_version, ple_offset``
+        (:func:`~rmf_spark.slayer.reach_calibration.compute_reach_offsets`). When given (and
+        ``connection_probability`` has ``signal_dominance`` and ``date``), each date's
+        ``P(cell | tile)`` is first recomputed with the offsets of that date
+        (:func:`~rmf_spark.slayer.reach_calibration.apply_reach_offsets`).
     dominance_steepness
         Logistic steepness per dB of the C-layer's dominance (``convergence.radio.steepness``).
 
@@ -409,9 +402,7 @@ def compute_em_tile_devices(
     keys = _join_keys(connection_probability)
     distance = F.col(DISTANCE_M) if DISTANCE_M in connection_probability.columns else F.lit(None)
     calibrate = (
-        calibration is not None
-        and calibration.enabled
-        and ta_event_counts is not None
+        reach_offsets is not None
         and DATE in keys
         and SIGNAL_DOMINANCE in connection_probability.columns
     )
@@ -423,6 +414,11 @@ def compute_em_tile_devices(
         distance.cast("double").alias(DISTANCE_M),
         *dominance,
     ).where(F.col(P_CELL_GIVEN_TILE) > 0)
+    if calibrate:
+        assert reach_offsets is not None
+        # one row per (date, cell): small next to the (cell, tile) pairs
+        offsets = reach_offsets.select(*keys, F.col(PLE_OFFSET).cast("double"))
+        cp = cp.join(F.broadcast(offsets), on=keys, how="left")
     ta_cols = [
         (F.col(c) if c in cell_counts.columns else F.lit(None)).cast(t).alias(c)
         for c, t in ((TIMING_ADVANCE, "int"), (TA_STEP_M, "double"))
@@ -430,25 +426,8 @@ def compute_em_tile_devices(
     counts = _with_date(cell_counts, keys).select(
         TIME_POINT, *keys, *ta_cols, F.col(DEVICES).cast("double").alias(DEVICES)
     )
-    if calibrate:
-        assert ta_event_counts is not None
-        counts = counts.unionByName(
-            ta_event_counts.select(
-                F.lit(None).cast("timestamp").alias(TIME_POINT),
-                *keys,
-                F.col(TIMING_ADVANCE).cast("int").alias(TIMING_ADVANCE),
-                F.col(TA_STEP_M).cast("double").alias(TA_STEP_M),
-                F.col(DEVICES).cast("double").alias(DEVICES),
-            )
-        )
     group = F.col(DATE) if DATE in keys else F.lit(0).alias("_all")
-    fn = _em_per_date(
-        max_iterations,
-        relative_tolerance,
-        ta_buffer,
-        calibration if calibrate else None,
-        dominance_steepness,
-    )
+    fn = _em_per_date(max_iterations, relative_tolerance, ta_buffer, dominance_steepness)
     return counts.groupBy(group).cogroup(cp.groupBy(group)).applyInPandas(fn, _TILE_DEVICES_SCHEMA)
 
 

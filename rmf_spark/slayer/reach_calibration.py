@@ -27,7 +27,7 @@ does (:mod:`rmf_spark.slayer.timing_advance`). ``P(c | g)`` still sums to 1 over
 every tile, so the EM keeps its totals. Cells without TA (3G) are not moved.
 
 On the small synthetic world (day 2, six time points) it brings the zone NAE of the
-signalling MNO from 0.13 to 0.07 and of the CDR MNO from 0.17 to 0.16
+signalling MNO from 0.13 to 0.07 and of the CDR MNO from 0.17 to 0.13
 (docs/present-population.md section 6).
 """
 
@@ -59,15 +59,25 @@ from rmf_spark.slayer.schemas import (
 from rmf_spark.slayer.time_points import ta_step_of_technology
 
 __all__ = [
+    "PLE_OFFSET",
+    "REACH_OFFSETS_SCHEMA",
     "SIGNAL_DOMINANCE",
     "ReachCalibration",
     "ReachCalibrationSettings",
+    "apply_reach_offsets",
     "calibrate_reach",
+    "compute_reach_offsets",
     "compute_ta_event_counts",
 ]
 
 SIGNAL_DOMINANCE = "signal_dominance"
+PLE_OFFSET = "ple_offset"
 _DATE = "date"
+#: ``slayer/reach_calibration``: one row per (date, cell) of the connection probabilities
+REACH_OFFSETS_SCHEMA = (
+    f"{_DATE} date, {CELL_ID} string, {FOOTPRINT_VERSION} string, {PLE_OFFSET} double, "
+    "ta_events double, observed_mean_m double, model_mean_m double, calibrated boolean"
+)
 # dominance is a logistic value in (0, 1); clip so that its logit stays finite
 _EPS = 1e-12
 
@@ -153,6 +163,63 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
+class _PairTerms(NamedTuple):
+    """Per (cell, tile) pair: the nominal dominance's logit, ``d(logit) / d(offset)``, the
+    distance (0 when unknown) and the tile's code."""
+
+    logit: np.ndarray
+    slope: np.ndarray
+    distance: np.ndarray
+    tile_codes: np.ndarray
+    n_tiles: int
+
+
+def _pair_terms(cp: pd.DataFrame, steepness: float) -> _PairTerms:
+    tile_codes, _ = pd.factorize(cp[TILE_ID])
+    n_tiles = int(tile_codes.max()) + 1 if len(cp) else 0
+    dist = cp[DISTANCE_M].to_numpy(dtype=float, na_value=np.nan)
+    known = ~np.isnan(dist)
+    dom0 = np.clip(cp[SIGNAL_DOMINANCE].to_numpy(dtype=float), _EPS, 1.0 - _EPS)
+    # d(logit s) / d(delta): 10 a log10(d); zero where the distance is unknown
+    log_d = np.log10(np.maximum(np.nan_to_num(dist, nan=1.0), 1.0))
+    slope = np.where(known, 10.0 * steepness * log_d, 0.0)
+    return _PairTerms(
+        np.log(dom0 / (1.0 - dom0)), slope, np.nan_to_num(dist, nan=0.0), tile_codes, n_tiles
+    )
+
+
+def _probabilities(terms: _PairTerms, pair_offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(dominance, P(cell | tile))`` of every pair with the given exponent offsets."""
+    dom = _sigmoid(terms.logit - pair_offset * terms.slope)
+    tile_total = np.bincount(terms.tile_codes, weights=dom, minlength=terms.n_tiles)
+    return dom, dom / tile_total[terms.tile_codes]
+
+
+def apply_reach_offsets(cp: pd.DataFrame, *, steepness: float) -> pd.DataFrame:
+    """``P(cell | tile)`` of one date recomputed with each cell's path-loss offset.
+
+    Parameters
+    ----------
+    cp
+        ``cell_id, footprint_version, tile_id, p_cell_given_tile, distance_m,
+        signal_dominance, ple_offset`` (null offset: 0).
+    steepness
+        Logistic steepness per dB of the dominance.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cp`` with ``p_cell_given_tile`` and ``signal_dominance`` recomputed (module notes);
+        ``P(cell | tile)`` sums to 1 over the cells of every tile.
+    """
+    cp = cp.reset_index(drop=True)
+    if cp.empty:
+        return cp
+    offset = np.nan_to_num(cp[PLE_OFFSET].to_numpy(dtype=float, na_value=np.nan), nan=0.0)
+    dom, p = _probabilities(_pair_terms(cp, steepness), offset)
+    return cp.assign(**{P_CELL_GIVEN_TILE: p, SIGNAL_DOMINANCE: dom})
+
+
 def calibrate_reach(
     cp: pd.DataFrame,
     ta_events: pd.DataFrame,
@@ -195,16 +262,9 @@ def calibrate_reach(
     cp = cp.reset_index(drop=True)
     cell_key = pd.MultiIndex.from_frame(cp[[CELL_ID, FOOTPRINT_VERSION]].astype(str))
     codes, cells = pd.factorize(cell_key)
-    tile_codes, _ = pd.factorize(cp[TILE_ID])
-    n_cells, n_tiles = len(cells), int(tile_codes.max()) + 1 if len(cp) else 0
-    dist = cp[DISTANCE_M].to_numpy(dtype=float, na_value=np.nan)
-    known = ~np.isnan(dist)
-    dom0 = np.clip(cp[SIGNAL_DOMINANCE].to_numpy(dtype=float), _EPS, 1.0 - _EPS)
-    logit0 = np.log(dom0 / (1.0 - dom0))
-    # d(logit s) / d(delta): 10 a log10(d); zero where the distance is unknown
-    slope = np.where(known, 10.0 * steepness * np.log10(np.maximum(
-        np.nan_to_num(dist, nan=1.0), 1.0)), 0.0)  # fmt: skip
-    d = np.nan_to_num(dist, nan=0.0)
+    terms = _pair_terms(cp, steepness)
+    tile_codes, n_tiles, d = terms.tile_codes, terms.n_tiles, terms.distance
+    n_cells = len(cells)
 
     ev_cell = cells.get_indexer(
         pd.MultiIndex.from_frame(ta_events[[CELL_ID, FOOTPRINT_VERSION]].astype(str))
@@ -226,15 +286,12 @@ def calibrate_reach(
     tile_of_pair = pd.Index(structure.tiles).get_indexer(cp[TILE_ID].to_numpy())
     u_pair = None
     moved = np.flatnonzero(movable[codes])  # the pairs of the cells that can move
-    moved_codes, moved_logit, moved_slope = codes[moved], logit0[moved], slope[moved]
-
-    def dominance(offset: np.ndarray) -> np.ndarray:
-        return _sigmoid(logit0 - offset * slope)
+    moved_codes, moved_logit, moved_slope = codes[moved], terms.logit[moved], terms.slope[moved]
 
     for _ in range(settings.rounds if movable.any() else 0):
-        dom = dominance(delta[codes])
+        dom, p_pairs = _probabilities(terms, delta[codes])
         tile_total = np.bincount(tile_codes, weights=dom, minlength=n_tiles)
-        p = structure.matrix(dom / tile_total[tile_codes])
+        p = structure.matrix(p_pairs)
         u = _em_iterate(
             observations[DEVICES].to_numpy(dtype=float),
             p,
@@ -259,9 +316,7 @@ def calibrate_reach(
             choice[better] = g
         delta = 0.5 * delta + 0.5 * choice
 
-    dom = dominance(delta[codes])
-    tile_total = np.bincount(tile_codes, weights=dom, minlength=n_tiles)
-    p_final = dom / tile_total[tile_codes]
+    dom, p_final = _probabilities(terms, delta[codes])
     out = cp.assign(**{P_CELL_GIVEN_TILE: p_final, SIGNAL_DOMINANCE: dom})
     model_mean = np.full(n_cells, np.nan)
     if u_pair is not None:  # mean distance under the calibrated model (last round's u)
@@ -273,10 +328,70 @@ def calibrate_reach(
         {
             CELL_ID: [c for c, _ in cells],
             FOOTPRINT_VERSION: [v for _, v in cells],
-            "ple_offset": delta,
+            PLE_OFFSET: delta,
             "ta_events": n_obs,
             "observed_mean_m": np.where(n_obs > 0, mean_obs, np.nan),
             "model_mean_m": model_mean,
+            "calibrated": movable,
         }
     )
     return ReachCalibration(out, offsets)
+
+
+def compute_reach_offsets(
+    connection_probability: DataFrame,
+    ta_event_counts: DataFrame,
+    *,
+    settings: ReachCalibrationSettings,
+    steepness: float,
+    ta_buffer: int = 1,
+) -> DataFrame:
+    """The path-loss offset of every cell on every date with TA events (one pandas group per
+    date, :func:`calibrate_reach`).
+
+    Parameters
+    ----------
+    connection_probability
+        C-layer ``connection_probability`` (``date, cell_id, footprint_version, tile_id,
+        p_cell_given_tile, distance_m, signal_dominance``).
+    ta_event_counts
+        :func:`compute_ta_event_counts` output.
+    settings, steepness, ta_buffer
+        As :func:`calibrate_reach`.
+
+    Returns
+    -------
+    DataFrame
+        :data:`REACH_OFFSETS_SCHEMA`: per date, every cell of the connection probabilities
+        with its offset (0 when not ``calibrated``: fewer than ``min_events`` TA events), its
+        TA events, and the mean distance observed from the TA and given by the calibrated
+        model. Large offsets point at cells whose plan (power, height, azimuth) is wrong.
+    """
+    cp = connection_probability.select(
+        _DATE,
+        CELL_ID,
+        FOOTPRINT_VERSION,
+        F.col(TILE_ID).cast("long").alias(TILE_ID),
+        P_CELL_GIVEN_TILE,
+        F.col(DISTANCE_M).cast("double").alias(DISTANCE_M),
+        F.col(SIGNAL_DOMINANCE).cast("double").alias(SIGNAL_DOMINANCE),
+    ).where(F.col(P_CELL_GIVEN_TILE) > 0)
+    ta = ta_event_counts.select(
+        _DATE,
+        CELL_ID,
+        FOOTPRINT_VERSION,
+        F.col(TIMING_ADVANCE).cast("int").alias(TIMING_ADVANCE),
+        F.col(TA_STEP_M).cast("double").alias(TA_STEP_M),
+        F.col(DEVICES).cast("double").alias(DEVICES),
+    )
+    columns = [c.split()[0] for c in REACH_OFFSETS_SCHEMA.split(", ")]
+
+    def run(cp_date: pd.DataFrame, ta_date: pd.DataFrame) -> pd.DataFrame:
+        if cp_date.empty or ta_date.empty:
+            return pd.DataFrame({c: [] for c in columns})
+        offsets = calibrate_reach(
+            cp_date, ta_date, settings=settings, steepness=steepness, ta_buffer=ta_buffer
+        ).offsets
+        return offsets.assign(**{_DATE: ta_date[_DATE].iloc[0]})[columns]
+
+    return cp.groupBy(_DATE).cogroup(ta.groupBy(_DATE)).applyInPandas(run, REACH_OFFSETS_SCHEMA)

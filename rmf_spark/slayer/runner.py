@@ -22,7 +22,7 @@ from rmf_spark.slayer.present_population import (
     compute_em_tile_devices,
     compute_naive_tile_devices,
 )
-from rmf_spark.slayer.reach_calibration import compute_ta_event_counts
+from rmf_spark.slayer.reach_calibration import compute_reach_offsets, compute_ta_event_counts
 from rmf_spark.slayer.rollup import compute_rollups
 from rmf_spark.slayer.schemas import (
     DEVICES,
@@ -84,6 +84,7 @@ def compute_tile_estimates(
     start: datetime,
     end: datetime,
     settings: PresentPopulationSettings,
+    reach_offsets: DataFrame | None = None,
     dominance_steepness: float = 0.2,
 ) -> DataFrame:
     """Devices and people per (time point, 100 m tile), EM and naive.
@@ -100,6 +101,9 @@ def compute_tile_estimates(
         First and last time point (UTC).
     settings
         The profile's ``[present_population]`` section.
+    reach_offsets
+        Per (date, cell) path-loss offsets of the reach calibration
+        (:func:`compute_reach_offsets`), or None.
     dominance_steepness
         ``convergence.radio.steepness``, for the reach calibration.
 
@@ -116,17 +120,13 @@ def compute_tile_estimates(
         tolerance_s=settings.tolerance_s,
     )
     counts = compute_cell_counts(points, ta_step_m=settings.timing_advance_step_m)
-    ta_events = compute_ta_event_counts(
-        events, start=start, end=end, ta_step_m=settings.timing_advance_step_m
-    )
     em = compute_em_tile_devices(
         counts,
         connection_probability=connection_probability,
         max_iterations=settings.max_iterations,
         relative_tolerance=settings.relative_tolerance,
         ta_buffer=settings.timing_advance_buffer,
-        ta_event_counts=ta_events,
-        calibration=settings.reach_calibration,
+        reach_offsets=reach_offsets,
         dominance_steepness=dominance_steepness,
     ).withColumn(METHOD, F.lit("em"))
     naive = compute_naive_tile_devices(
@@ -151,6 +151,7 @@ def compute_present_population(
     start: datetime,
     end: datetime,
     settings: PresentPopulationSettings,
+    reach_offsets: DataFrame | None = None,
     dominance_steepness: float = 0.2,
 ) -> DataFrame:
     """Present population at every time point in [start, end], EM and naive, all levels.
@@ -170,6 +171,7 @@ def compute_present_population(
         start=start,
         end=end,
         settings=settings,
+        reach_offsets=reach_offsets,
         dominance_steepness=dominance_steepness,
     )
     return to_present_population(tiles, grid=grid, tile_zone=tile_zone)
@@ -205,6 +207,54 @@ def read_market_share(
         "(inline {region_id = share}) or present_population.market_share_table (a Delta path)",
         code="MARKET_SHARE_MISSING",
     )
+
+
+def _write_reach_offsets(
+    spark: SparkSession,
+    cfg: RmfConfig,
+    tables: dict[str, DataFrame],
+    *,
+    mno: str,
+    start: datetime,
+    end: datetime,
+    steepness: float,
+) -> DataFrame:
+    """Fit, write (``<mno>/slayer/reach_calibration``, the dates of [start, end] replaced) and
+    read back the per-cell path-loss offsets of each date."""
+    settings = cfg.present_population
+    ta_events = compute_ta_event_counts(
+        tables["event_location"], start=start, end=end, ta_step_m=settings.timing_advance_step_m
+    )
+    dates = F.col("date").between(F.lit(start.date()), F.lit(end.date()))
+    offsets = compute_reach_offsets(
+        tables["connection_probability"].where(dates),
+        ta_events,
+        settings=settings.reach_calibration,
+        steepness=steepness,
+        ta_buffer=settings.timing_advance_buffer,
+    )
+    target = lake.table_path(cfg, "slayer", "reach_calibration", mno=mno)
+    lake.write_delta(
+        offsets,
+        target,
+        partition_by=("date",),
+        replace_where=f"date >= DATE '{start.date()}' AND date <= DATE '{end.date()}'",
+    )
+    written = lake.read_delta(spark, target).where(dates)
+    log.info(
+        "reach calibration %s: %s",
+        mno,
+        written.agg(
+            F.count_if("calibrated").alias("cells_calibrated"),
+            F.count(F.lit(1)).alias("cell_days"),
+            F.round(F.avg(F.when(F.col("calibrated"), F.abs("ple_offset"))), 3).alias(
+                "mean_abs_offset"
+            ),
+        )
+        .first()
+        .asDict(),
+    )
+    return written
 
 
 def run_present_population(
@@ -262,6 +312,14 @@ def run_present_population(
         if market_share is not None
         else read_market_share(spark, cfg.present_population, mno=mno)
     )
+    settings = cfg.present_population
+    steepness = cfg.convergence.radio.steepness
+    offsets = None
+    cp_columns = set(t["connection_probability"].columns)
+    if settings.reach_calibration.enabled and {"date", "signal_dominance"} <= cp_columns:
+        offsets = _write_reach_offsets(
+            spark, cfg, t, mno=mno, start=start, end=end, steepness=steepness
+        )
     # The tile estimates feed three roll-ups: computed once (the EM runs once).
     tiles = compute_tile_estimates(
         t["event_location"],
@@ -270,8 +328,9 @@ def run_present_population(
         market_share=shares,
         start=start,
         end=end,
-        settings=cfg.present_population,
-        dominance_steepness=cfg.convergence.radio.steepness,
+        settings=settings,
+        reach_offsets=offsets,
+        dominance_steepness=steepness,
     ).persist()
     out = to_present_population(tiles, grid=t["grid"], tile_zone=t["tile_zone"])
     target = lake.table_path(cfg, "slayer", "present_population", mno=mno)

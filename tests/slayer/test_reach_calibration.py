@@ -13,7 +13,9 @@ from rmf_spark.clayer.radio import log_distance_strength_dbm, signal_dominance
 from rmf_spark.slayer.present_population import compute_em_tile_devices
 from rmf_spark.slayer.reach_calibration import (
     ReachCalibrationSettings,
+    apply_reach_offsets,
     calibrate_reach,
+    compute_reach_offsets,
     compute_ta_event_counts,
 )
 
@@ -154,9 +156,29 @@ def test_ta_event_counts_per_date_cell_and_band(spark):
     assert {r["ta_step_m"] for r in got} == {STEP}
 
 
-def test_em_with_calibration_conserves_devices_per_time_point(spark):
+def test_offsets_table_reproduces_the_calibration_and_em_conserves_devices(spark):
+    """The per-date offsets table (one row per cell, ``calibrated`` flag) applied to the
+    nominal model gives calibrate_reach's P(cell | tile); with it the EM keeps, per time
+    point, every device it was given."""
     t0, t1 = datetime(2024, 5, 13, 4), datetime(2024, 5, 13, 16)
     truth = _ta_events(TRUE, np.full(80, 50.0))
+    day = date(2024, 5, 13)
+    cfg = ReachCalibrationSettings(min_events=10)
+    cp = spark.createDataFrame(NOMINAL.assign(date=day))
+    ta_events = spark.createDataFrame(truth.assign(date=day))
+    offsets = compute_reach_offsets(cp, ta_events, settings=cfg, steepness=STEEPNESS).toPandas()
+    assert sorted(offsets["cell_id"]) == ["A", "B"]
+    assert (offsets["date"] == day).all() and offsets["calibrated"].all()
+    direct = calibrate_reach(NOMINAL, truth, settings=cfg, steepness=STEEPNESS)
+    expected = direct.offsets.set_index("cell_id")["ple_offset"]
+    got_offsets = offsets.set_index("cell_id")["ple_offset"]
+    np.testing.assert_allclose(got_offsets[expected.index], expected, rtol=1e-9)
+    applied = apply_reach_offsets(
+        NOMINAL.merge(offsets[["cell_id", "footprint_version", "ple_offset"]]),
+        steepness=STEEPNESS,
+    )
+    np.testing.assert_allclose(_p(applied), _p(direct.connection_probability), rtol=1e-9)
+
     counts = spark.createDataFrame(
         [
             (t, r.cell_id, "v1", int(r.timing_advance), STEP, int(np.rint(r.devices * f)))
@@ -166,22 +188,19 @@ def test_em_with_calibration_conserves_devices_per_time_point(spark):
         "time_point timestamp, cell_id string, footprint_version string, timing_advance int, "
         "ta_step_m double, devices long",
     )
-    cp = spark.createDataFrame(NOMINAL.assign(date=date(2024, 5, 13)))
-    ta_events = spark.createDataFrame(truth.assign(date=date(2024, 5, 13)))
     got = (
         compute_em_tile_devices(
             counts,
             connection_probability=cp,
-            ta_event_counts=ta_events,
-            calibration=ReachCalibrationSettings(min_events=10),
+            reach_offsets=spark.createDataFrame(offsets),
             dominance_steepness=STEEPNESS,
         )
         .groupBy("time_point")
         .sum("devices")
         .collect()
     )
-    expected = {
+    expected_totals = {
         t: float(sum(int(np.rint(r.devices * f)) for r in truth.itertuples()))
         for t, f in ((t0, 0.2), (t1, 0.1))
     }
-    assert {r[0]: round(r[1], 6) for r in got} == expected
+    assert {r[0]: round(r[1], 6) for r in got} == expected_totals
