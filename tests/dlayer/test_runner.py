@@ -198,7 +198,8 @@ def test_ingest_cells_imputes_and_quarantines(spark, loaded):
     assert c1["altitude_m"] == 650.0
     assert c2["cell_type"] == "micro" and c2["power_w"] == 5.0 and c2["range_m"] == 1000.0
     assert c2["path_loss_exponent"] == 6.0 and "antenna_height_m" in c2["imputed"]
-    assert c3["power_w"] == 10.0 and "power_w" in c3["imputed"]  # -5 W is out of range
+    # -5 W is out of range: the power of the cell on the same mast (214-07-100-9, 20 W)
+    assert c3["power_w"] == 20.0 and "power_w" in c3["imputed"]
     assert c2["valid_to"] == dt.date(2024, 1, 31)
     # directional without an azimuth: kept, modelled as omnidirectional, recorded as imputed
     c9 = cells["214-07-100-9"]
