@@ -16,13 +16,15 @@ micro      5       1 000    6.0   8          5 deg   9 deg   65 deg
 A physical value that is missing or out of range is imputed and its column name is added to
 ``imputed``. The mast height, tilt and power (:data:`SITE_SHARED`), which the sectors of one
 site usually share, come first from the median over the other cells at the same coordinates
-(to the metre); failing that, and for the other columns, from the type default.
+(to the metre; each cell counted once); failing that, and for the other columns, from the
+type default.
 ``path_loss_exponent`` always comes from the type default.
 
 A directional cell without an azimuth is kept (quarantining it would lose every event it
 serves) and ``azimuth_deg`` is added to ``imputed``:
 
-* if its site's other sectors leave exactly one sector's gap, it takes the bisector of that
+* if another version of the same cell's plan has an azimuth, it takes the latest such;
+* else, if its site's other sectors leave exactly one sector's gap, it takes the bisector of that
   gap. Sectors of a site are spread evenly (three at 120 degrees is the common layout), so
   when the known azimuths of the cells at the same coordinates (to the metre), merged within
   15 degrees, leave one gap between 1.75 and 2.25 times the mean of the other gaps, the
@@ -197,6 +199,7 @@ def with_cell_columns(
 S_CELL_STRINGS = ("cell_id", "valid_from", "valid_to", "directional", "technology", "cell_type")
 
 _SITE_X, _SITE_Y, _SITE_AZIMUTH = "_site_x", "_site_y", "_site_azimuth"
+_OWN_AZIMUTH = "_own_azimuth"
 #: known azimuths of a site closer than this are one sector (multi-technology sectors)
 _SAME_SECTOR_DEG = 15.0
 #: the one missing sector's gap is this many times the mean of the other gaps (2 if even)
@@ -213,7 +216,8 @@ def _site(name: str) -> str:
 def _site_values(df: DataFrame) -> DataFrame:
     """Per site (``_site_x, _site_y``): ``_site_azimuth``, the azimuth of the site's one
     missing sector where the known azimuths imply it (module notes), and ``_site_<column>``,
-    the median of each :data:`SITE_SHARED` column over the site's cells that have it."""
+    the median over the site's cells (each cell once, whatever its rows) of each
+    :data:`SITE_SHARED` column."""
     lo, hi = _GAP_RATIO
     # gaps between consecutive known azimuths (sorted, circular); gaps under the merge angle
     # are two technologies of one sector and are left out
@@ -224,12 +228,21 @@ def _site_values(df: DataFrame) -> DataFrame:
         f"'start', _az[i])), g -> g.gap >= {_SAME_SECTOR_DEG}))"
     )
     widest = "array_max(_gaps)"
-    others = f"(aggregate(_gaps, 0D, (acc, g) -> acc + g.gap) - {widest}.gap) / (size(_gaps) - 1)"
+    others = (
+        f"if(size(_gaps) >= 2, (aggregate(_gaps, 0D, (acc, g) -> acc + g.gap) - {widest}.gap)"
+        " / (size(_gaps) - 1), null)"
+    )
     known_azimuth = F.when(F.col("directional"), F.col("azimuth_deg").cast("double"))
+    site = [F.round("x").alias(_SITE_X), F.round("y").alias(_SITE_Y)]
+    # one row per cell first: plan versions and repeated rows of a cell count once
+    per_cell = df.groupBy(*site, "cell_id").agg(
+        F.collect_set(known_azimuth).alias("_az"),
+        *[F.median(n).alias(n) for n in SITE_SHARED],
+    )
     return (
-        df.groupBy(F.round("x").alias(_SITE_X), F.round("y").alias(_SITE_Y))
+        per_cell.groupBy(_SITE_X, _SITE_Y)
         .agg(
-            F.sort_array(F.collect_set(known_azimuth)).alias("_az"),
+            F.sort_array(F.array_distinct(F.flatten(F.collect_list("_az")))).alias("_az"),
             *[F.median(n).alias(_site(n)) for n in SITE_SHARED],
         )
         .withColumn("_gaps", F.expr(gaps))
@@ -243,6 +256,14 @@ def _site_values(df: DataFrame) -> DataFrame:
             ).alias(_SITE_AZIMUTH),
         )
     )
+
+
+def _own_azimuths(df: DataFrame) -> DataFrame:
+    """``cell_id, _own_azimuth``: a directional cell's azimuth in its latest plan version that
+    has one (a version without an azimuth takes it before the site's gap is looked at)."""
+    order = F.coalesce(F.col("valid_from"), F.lit("0001-01-01").cast("date"))
+    known = df.where(F.col("directional") & F.col("azimuth_deg").isNotNull())
+    return known.groupBy("cell_id").agg(F.max_by("azimuth_deg", order).alias(_OWN_AZIMUTH))
 
 
 def with_imputed_defaults(df: DataFrame) -> DataFrame:
@@ -278,20 +299,26 @@ def with_imputed_defaults(df: DataFrame) -> DataFrame:
             *[F.when(F.col(n).isNull(), F.lit(n)) for n in names],
         )
     )
+    versions = (
+        df if "valid_from" in df.columns else df.withColumn("valid_from", F.lit(None).cast("date"))
+    )
     site = _site_values(df)
     out = (
         df.withColumn("imputed", imputed)
         .withColumn(_SITE_X, F.round("x"))
         .withColumn(_SITE_Y, F.round("y"))
         .join(site, on=[_SITE_X, _SITE_Y], how="left")
+        .join(_own_azimuths(versions), on="cell_id", how="left")
         .withColumn(
             "azimuth_deg",
-            F.when(no_azimuth, F.col(_SITE_AZIMUTH)).otherwise(F.col("azimuth_deg")),
+            F.when(no_azimuth, F.coalesce(F.col(_OWN_AZIMUTH), F.col(_SITE_AZIMUTH))).otherwise(
+                F.col("azimuth_deg")
+            ),
         )
         .withColumn("directional", F.col("directional") & F.col("azimuth_deg").isNotNull())
     )
     for n in names:
         from_site = [F.col(_site(n))] if n in SITE_SHARED else []
         out = out.withColumn(n, F.coalesce(F.col(n), *from_site, default(n)))
-    out = out.drop(_SITE_X, _SITE_Y, _SITE_AZIMUTH, *[_site(n) for n in SITE_SHARED])
+    out = out.drop(_SITE_X, _SITE_Y, _SITE_AZIMUTH, _OWN_AZIMUTH, *[_site(n) for n in SITE_SHARED])
     return out.withColumn("path_loss_exponent", default("path_loss_exponent"))

@@ -378,7 +378,7 @@ def compute_em_tile_devices(
     ta_buffer
         TA bands added either side of those a tile can produce.
     reach_offsets
-        ``date, cell_id, footprint_version, ple_offset``
+        ``date, cell_id, footprint_version, ple_offset`` and optionally ``calibrated``
         (:func:`~rmf_spark.slayer.reach_calibration.compute_reach_offsets`). When given (and
         ``connection_probability`` has ``signal_dominance`` and ``date``), each date's
         ``P(cell | tile)`` is first recomputed with the offsets of that date
@@ -416,9 +416,12 @@ def compute_em_tile_devices(
     ).where(F.col(P_CELL_GIVEN_TILE) > 0)
     if calibrate:
         assert reach_offsets is not None
-        # one row per (date, cell): small next to the (cell, tile) pairs
-        offsets = reach_offsets.select(*keys, F.col(PLE_OFFSET).cast("double"))
-        cp = cp.join(F.broadcast(offsets), on=keys, how="left")
+        # a cell without a row keeps offset 0; rows of uncalibrated cells are 0 anyway
+        offsets = reach_offsets
+        if "calibrated" in offsets.columns:
+            offsets = offsets.where(F.col("calibrated"))
+        offsets = offsets.select(*keys, F.col(PLE_OFFSET).cast("double"))
+        cp = cp.join(offsets, on=keys, how="left")
     ta_cols = [
         (F.col(c) if c in cell_counts.columns else F.lit(None)).cast(t).alias(c)
         for c, t in ((TIMING_ADVANCE, "int"), (TA_STEP_M, "double"))

@@ -250,7 +250,8 @@ def calibrate_reach(
     ReachCalibration
         ``connection_probability``: ``cp`` with ``p_cell_given_tile`` recomputed (it sums to 1
         over the cells of every tile); ``offsets``: ``cell_id, footprint_version,
-        ple_offset, ta_events, observed_mean_m, model_mean_m`` per cell.
+        ple_offset, ta_events, observed_mean_m, model_mean_m, calibrated`` per cell
+        (``calibrated``: it had ``min_events`` TA events and was moved).
 
     Notes
     -----
@@ -324,10 +325,12 @@ def calibrate_reach(
         mass = np.bincount(codes, weights=w, minlength=n_cells)
         total = np.bincount(codes, weights=w * d, minlength=n_cells)
         model_mean = np.where(mass > 0, total / np.maximum(mass, 1e-12), np.nan)
+    # the keys as given (the codes were made from their string form)
+    first_row = pd.Series(np.arange(len(cp))).groupby(codes).first().to_numpy()
     offsets = pd.DataFrame(
         {
-            CELL_ID: [c for c, _ in cells],
-            FOOTPRINT_VERSION: [v for _, v in cells],
+            CELL_ID: cp[CELL_ID].to_numpy()[first_row],
+            FOOTPRINT_VERSION: cp[FOOTPRINT_VERSION].to_numpy()[first_row],
             PLE_OFFSET: delta,
             "ta_events": n_obs,
             "observed_mean_m": np.where(n_obs > 0, mean_obs, np.nan),

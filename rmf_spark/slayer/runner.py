@@ -103,7 +103,8 @@ def compute_tile_estimates(
         The profile's ``[present_population]`` section.
     reach_offsets
         Per (date, cell) path-loss offsets of the reach calibration
-        (:func:`compute_reach_offsets`), or None.
+        (:func:`compute_reach_offsets`; the stage runner computes and writes them), or None:
+        the C-layer's ``P(cell | tile)`` as it is, not calibrated.
     dominance_steepness
         ``convergence.radio.steepness``, for the reach calibration.
 
@@ -316,7 +317,10 @@ def run_present_population(
     steepness = cfg.convergence.radio.steepness
     offsets = None
     cp_columns = set(t["connection_probability"].columns)
-    if settings.reach_calibration.enabled and {"date", "signal_dominance"} <= cp_columns:
+    if (
+        settings.reach_calibration.enabled
+        and {"date", "signal_dominance", "distance_m"} <= cp_columns
+    ):
         offsets = _write_reach_offsets(
             spark, cfg, t, mno=mno, start=start, end=end, steepness=steepness
         )

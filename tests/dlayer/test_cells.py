@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from rmf_spark.dlayer.cells import with_imputed_defaults
@@ -77,3 +79,32 @@ def test_shared_site_values_before_type_defaults(spark):
     assert out["a0"]["power_w"] == 40.0 and "power_w" not in out["a0"]["imputed"]
     b0 = out["b0"]  # alone on its site: the macro defaults
     assert (b0["power_w"], b0["antenna_height_m"], b0["tilt_deg"]) == (10.0, 30.0, 5.0)
+
+
+def test_site_median_counts_each_cell_once(spark):
+    """A cell listed twice (two plan versions, same power) weighs like one cell."""
+    rows = [
+        ("a0", 0.0, 0.0, True, 0.0, "macro", 40.0, None, None, None, None, None),
+        ("a0", 0.0, 0.0, True, 0.0, "macro", 40.0, None, None, None, None, None),
+        ("a1", 0.0, 0.0, True, 120.0, "macro", 20.0, None, None, None, None, None),
+        ("a2", 0.0, 0.0, True, 240.0, "macro", None, None, None, None, None, None),
+    ]
+    out = with_imputed_defaults(spark.createDataFrame(rows, _SCHEMA)).collect()
+    assert {r["power_w"] for r in out if r["cell_id"] == "a2"} == {30.0}
+
+
+def test_a_version_without_azimuth_takes_the_cells_own_latest(spark):
+    """The same cell's other plan versions come before the site's gap: here the site looks
+    full (10, 130, 250), yet version 2 of x keeps the 250 of its version 1."""
+    schema = _SCHEMA + ", valid_from date"
+    v1, v2 = dt.date(2024, 1, 1), dt.date(2024, 3, 1)
+    base = (0.0, 0.0, True)
+    rows = [
+        ("s0", *base, 10.0, "macro", *[None] * 6, v1),
+        ("s1", *base, 130.0, "macro", *[None] * 6, v1),
+        ("x", *base, 250.0, "macro", *[None] * 6, v1),
+        ("x", *base, None, "macro", *[None] * 6, v2),
+    ]
+    out = with_imputed_defaults(spark.createDataFrame(rows, schema)).collect()
+    x2 = next(r for r in out if r["cell_id"] == "x" and r["valid_from"] == v2)
+    assert x2["directional"] and x2["azimuth_deg"] == 250.0 and "azimuth_deg" in x2["imputed"]
