@@ -323,7 +323,8 @@ def _em_per_date(  # type: ignore[no-untyped-def]
         ]
         if counts.empty or cp.empty:
             return out[0]
-        if PLE_OFFSET in cp.columns:
+        # a date without calibrated cells keeps the C-layer's probabilities as they are
+        if PLE_OFFSET in cp.columns and cp[PLE_OFFSET].notna().any():
             cp = apply_reach_offsets(cp, steepness=steepness)
         obs_cols = [CELL_ID, FOOTPRINT_VERSION, TIMING_ADVANCE, TA_STEP_M]
         key = pd.MultiIndex.from_frame(

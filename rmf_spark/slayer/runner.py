@@ -242,6 +242,8 @@ def _write_reach_offsets(
         replace_where=f"date >= DATE '{start.date()}' AND date <= DATE '{end.date()}'",
     )
     written = lake.read_delta(spark, target).where(dates)
+    if not log.isEnabledFor(logging.INFO):  # the summary below is one more job
+        return written
     log.info(
         "reach calibration %s: %s",
         mno,
