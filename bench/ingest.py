@@ -17,6 +17,12 @@ benches the raw files of a world made by ``rmf synth --profile bench --out DIR``
   every one a string (the same parse the ingest does with ``from_json``);
 * the full ingest: :func:`rmf_spark.dlayer.runner.ingest_events` (validation, pseudonyms,
   dedup, quarantine, audit, quality),
+* the required minimum (``--minimum``): what any ingest meeting the bronze layout and the
+  pseudonymisation of issue 4 must do at least: the floor's read, the keyed HMAC of the
+  identifier, the UTC event time, the device bucket and the bronze write (partitioned by
+  date and device bucket, bronze's table properties); no validation, row numbers, dedup,
+  quarantine, audit or quality. Its ratio to the floor bounds what the full ingest can reach
+  on this machine;
 
 ``--reps`` times (default 3), floor and ingest alternating in the same Spark session (the
 machine may be shared: alternating spreads the noise over both), and prints one JSON object
@@ -148,6 +154,30 @@ def _floor(spark, files: list[str], spec):
     return spark.read.schema(schema).json(files)
 
 
+def _minimum(spark, files: list[str], spec, *, master: bytes, day: dt.date, buckets: int):
+    """The required minimum of the module docstring, ready to write."""
+    from pyspark.sql import functions as F
+
+    from rmf_spark.dlayer.pseudonymise import drop_keys, period_keys, with_device_id
+    from rmf_spark.dlayer.validate import RAW_PREFIX, event_time
+
+    raw = _floor(spark, files, spec)
+    df = raw.select(*[raw[c].alias(RAW_PREFIX + c) for c in raw.columns]).transform(
+        with_device_id,
+        keys=period_keys(spark, master, day),
+        identifier=RAW_PREFIX + spec.identifier,
+        pseudonymised=spec.identifier_pseudonymised,
+    )
+    df = df.withColumn("event_ts", event_time(spec))  # bronze's UTC time, its stats column
+    bucket = F.pmod(F.xxhash64("device_id"), F.lit(buckets)).cast("int")
+    return (
+        drop_keys(df)
+        .drop("_raw_id")
+        .withColumn("date", F.lit(day))
+        .withColumn("device_bucket", bucket)
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/ingest.py")
     parser.add_argument(
@@ -166,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reps", type=int, default=3, help="repetitions, floor and ingest alternating (>= 1)"
     )
+    parser.add_argument(
+        "--minimum", action="store_true", help="also time the required minimum (see above)"
+    )
     args = parser.parse_args(argv)
     if args.raw and not args.date:
         parser.error("--raw needs --date")
@@ -174,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RMF_PSEUDONYM_KEY", secrets.token_hex(32))
     from rmf_spark import lake
     from rmf_spark.config import load_config
+    from rmf_spark.dlayer import schemas as S
+    from rmf_spark.dlayer.pseudonymise import load_master_key
     from rmf_spark.dlayer.readers import list_input_files
     from rmf_spark.dlayer.runner import ingest_events, mno_profile
     from rmf_spark.session import get_spark
@@ -220,8 +255,25 @@ def main(argv: list[str] | None = None) -> int:
     runner_log = logging.getLogger("rmf_spark.dlayer.runner")
     runner_log.addHandler(phases)
     runner_log.setLevel(logging.INFO)
-    floor_s, ingest_s, phase_s = [], [], []
+    floor_s, ingest_s, phase_s, minimum_s = [], [], [], []
     for rep in range(args.reps):
+        if args.minimum:
+            t0 = time.perf_counter()
+            minimum = _minimum(
+                spark,
+                files,
+                spec,
+                master=load_master_key(cfg.ingest),
+                day=day,
+                buckets=cfg.ingest.n_device_buckets,
+            )
+            lake.write_delta(
+                minimum,
+                str(work / f"minimum_{rep}"),
+                partition_by=S.EVENTS_PARTITION_COLS,
+                properties=S.EVENTS_PROPERTIES,
+            )
+            minimum_s.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         _floor(spark, files, spec).write.format("delta").mode("overwrite").save(
             str(work / f"floor_{rep}")
@@ -234,8 +286,10 @@ def main(argv: list[str] | None = None) -> int:
         counts = ingest_events(cfg, mno_id=mno_id, date=day, spark=spark)
         ingest_s.append(time.perf_counter() - t0)
         phase_s.append(phases.seconds)
+        shown = f", minimum {minimum_s[-1]:.1f} s" if minimum_s else ""
         print(
-            f"rep {rep + 1}/{args.reps}: floor {floor_s[-1]:.1f} s, ingest {ingest_s[-1]:.1f} s "
+            f"rep {rep + 1}/{args.reps}: floor {floor_s[-1]:.1f} s{shown}, "
+            f"ingest {ingest_s[-1]:.1f} s "
             + " ".join(f"{k}={v:.1f}" for k, v in phases.seconds.items()),
             file=sys.stderr,
         )
@@ -263,6 +317,20 @@ def main(argv: list[str] | None = None) -> int:
         "floor_rows_per_s": round(floor_rate),
         "ingest_rows_per_s": round(ingest_rate),
         "ratio": round(ingest_rate / floor_rate, 3),
+        **(
+            {
+                "minimum_s": [round(x, 2) for x in minimum_s],
+                "minimum_s_median": round(statistics.median(minimum_s), 2),
+                "minimum_ratio": round(
+                    statistics.median(floor_s) / statistics.median(minimum_s), 3
+                ),
+                "ingest_to_minimum": round(
+                    statistics.median(minimum_s) / statistics.median(ingest_s), 3
+                ),
+            }
+            if minimum_s
+            else {}
+        ),
         "master": spark.sparkContext.master,
         "cores": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),

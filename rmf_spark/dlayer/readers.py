@@ -7,6 +7,12 @@ record's index within its split (``monotonically_increasing_id``): :func:`count_
 the lines of each split (a cheap pass that reads no column), :func:`with_source_row` turns them
 into line numbers. Parquet rows get ``_metadata.row_index``.
 
+JSON lines are also read by Spark's JSON source (:func:`read_json_fields`), whose byte-level
+parser costs about half of ``from_json`` over the text lines. It yields one row per line
+only when no line is blank or a JSON array (:func:`count_splits` counts such *irregular*
+lines); its rows then carry the same ``_mid`` as the text lines, since both sources split the
+same files into the same partitions and read each split in line order.
+
 Files are checked on the driver before the read: missing, empty, unreadable, wrong header
 (schema drift), wrong delimiter. Each problem is an :class:`rmf_spark.errors.InputDataError`
 naming the file.
@@ -24,7 +30,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, LongType, StringType, StructField, StructType
 
 from rmf_spark.dlayer.profiles import _FileSpec
-from rmf_spark.dlayer.validate import RAW_PREFIX
+from rmf_spark.dlayer.validate import RAW_PREFIX, json_schema
 from rmf_spark.errors import InputDataError
 
 __all__ = [
@@ -32,6 +38,7 @@ __all__ = [
     "check_text_layout",
     "count_splits",
     "list_input_files",
+    "read_json_fields",
     "read_records",
     "with_source_row",
 ]
@@ -214,6 +221,35 @@ def read_records(spark: SparkSession, files: Sequence[str], spec: _FileSpec) -> 
     )
 
 
+def read_json_fields(spark: SparkSession, files: Sequence[str], spec: _FileSpec) -> DataFrame:
+    """JSON lines parsed by Spark's JSON source: one string column per key of
+    :func:`rmf_spark.dlayer.validate.json_schema`, ``source_file``, ``_block`` and ``_mid``
+    (as in :func:`read_records`).
+
+    Use it only when :func:`count_splits` found no irregular line (a blank line gives no row,
+    an array one row per element), so that rows and lines correspond one to one.
+    """
+    return (
+        spark.read.schema(json_schema(spec))
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", json_schema(spec).fieldNames()[-1])
+        .json(list(files))
+        .select(
+            "*",
+            F.col("_metadata.file_path").alias("source_file"),
+            F.col("_metadata.file_block_start").alias("_block"),
+            F.monotonically_increasing_id().alias("_mid"),
+        )
+    )
+
+
+def _irregular_json_line() -> F.Column:
+    """A line that Spark's JSON source does not read as exactly one row: blank (JSON white
+    space, or a byte-order mark) or an array. Only lines not starting with ``{`` are tested."""
+    raw = F.col("_raw")
+    return F.when(~raw.startswith("{"), raw.rlike(r"^[\s\x{FEFF}]*(\[|$)")).otherwise(False)
+
+
 SPLIT_STATS_SCHEMA = StructType(
     [
         StructField("source_file", StringType(), False),
@@ -224,15 +260,17 @@ SPLIT_STATS_SCHEMA = StructType(
 )
 
 
-def count_splits(records: DataFrame) -> DataFrame:
+def count_splits(records: DataFrame, *, json_lines: bool = False) -> DataFrame:
     """Records per file split of :func:`read_records` output (a few rows per file).
 
     Returns
     -------
     DataFrame
         ``source_file``, ``_block`` (null for Parquet), ``_mid0`` (the split's first ``_mid``;
-        null for Parquet) and ``_n`` (records). Only file metadata is selected, so Spark reads
-        no column of the records: the pass costs a line scan (text) or the Parquet footers.
+        null for Parquet), ``_n`` (records) and, with ``json_lines``, ``_irregular`` (lines
+        :func:`read_json_fields` cannot map one to one). Without ``json_lines`` only file
+        metadata is selected, so Spark reads no column of the records: the pass costs a line
+        scan (text) or the Parquet footers.
     """
     if "_block" not in records.columns:
         return records.groupBy("source_file").agg(
@@ -240,8 +278,9 @@ def count_splits(records: DataFrame) -> DataFrame:
             F.lit(None).cast("long").alias("_mid0"),
             F.count(F.lit(1)).alias("_n"),
         )
+    irregular = [F.sum(_irregular_json_line().cast("long")).alias("_irregular")]
     return records.groupBy("source_file", "_block").agg(
-        F.min("_mid").alias("_mid0"), F.count(F.lit(1)).alias("_n")
+        F.min("_mid").alias("_mid0"), F.count(F.lit(1)).alias("_n"), *irregular[:json_lines]
     )
 
 
@@ -251,12 +290,14 @@ class Splits:
 
     ``rows`` are ``(source_file, _block, _mid0, _offset)`` with ``_offset`` the lines of the
     file before the split; ``files`` the distinct ``source_file`` values, sorted; ``records``
-    every record read (CSV header lines included).
+    every record read (CSV header lines included); ``irregular`` the JSON lines that
+    :func:`read_json_fields` cannot read one to one (0 when not counted).
     """
 
     rows: tuple[tuple[str, int | None, int | None, int], ...]
     files: tuple[str, ...]
     records: int
+    irregular: int = 0
 
     @classmethod
     def from_counts(cls, counts: Sequence[Row]) -> Splits:
@@ -266,7 +307,8 @@ class Splits:
             off = offsets.get(r["source_file"], 0)
             rows.append((r["source_file"], r["_block"], r["_mid0"], off))
             offsets[r["source_file"]] = off + r["_n"]
-        return cls(tuple(rows), tuple(sorted(offsets)), sum(offsets.values()))
+        irregular = sum(r.asDict().get("_irregular") or 0 for r in counts)
+        return cls(tuple(rows), tuple(sorted(offsets)), sum(offsets.values()), irregular)
 
     def data_rows(self, *, header: bool) -> int:
         """Records that are data rows: all but one header line per file when ``header``."""

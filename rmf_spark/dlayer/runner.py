@@ -46,11 +46,17 @@ from rmf_spark.dlayer.readers import (
     check_text_layout,
     count_splits,
     list_input_files,
+    read_json_fields,
     read_records,
     with_source_row,
 )
 from rmf_spark.dlayer.settings import MnoInputSettings
-from rmf_spark.dlayer.validate import RAW_PREFIX, with_event_columns, with_raw_columns
+from rmf_spark.dlayer.validate import (
+    RAW_PREFIX,
+    with_event_columns,
+    with_json_fields,
+    with_raw_columns,
+)
 from rmf_spark.errors import ConfigError, InputDataError, RmfError
 
 __all__ = ["ingest_cells", "ingest_events", "mno_profile"]
@@ -189,27 +195,50 @@ def ingest_events(
             check_text_layout(spark, files, spec)
     where = f"date = '{date.isoformat()}'"
     with _reading(files, ing.redact_digit_runs):
-        records = read_records(spark, files, spec)
+        lines = read_records(spark, files, spec)
         with _phase("count_splits", mno_id, date):  # and the line hashes seen twice
+            json_lines = spec.format == "jsonl"
             split_counts, hashes = _concurrently(
-                count_splits(records).collect, functools.partial(_duplicated_hashes, records)
+                count_splits(lines, json_lines=json_lines).collect,
+                functools.partial(_duplicated_hashes, lines),
             )
             splits = Splits.from_counts(split_counts)
         header = spec.format == "csv" and spec.header
-        if text:
-            records = with_source_row(records, splits=splits, header=header)
-        with _phase("duplicates", mno_id, date):
-            later = _later_copies(spark, records, hashes)
 
-        def parse(rows: DataFrame) -> DataFrame:
+        def numbered(rows: DataFrame) -> DataFrame:
+            """``rows`` with their line numbers (text formats; Parquet rows have theirs)."""
+            return with_source_row(rows, splits=splits, header=header) if text else rows
+
+        records = numbered(lines)
+        with _phase("duplicates", mno_id, date):
+            later = _later_copies(spark, lines, numbered, hashes)
+
+        def typed(rows: DataFrame) -> DataFrame:
             return (
-                rows.transform(with_raw_columns, spec=spec)
-                .transform(
+                rows.transform(
                     with_event_columns, spec=spec, date=date, tolerance_s=ing.timestamp_tolerance_s
                 )
                 .withColumn("mno_id", F.lit(mno_id))
                 .withColumn("date", F.lit(date))
             )
+
+        def parse(rows: DataFrame) -> DataFrame:
+            return typed(rows.transform(with_raw_columns, spec=spec))
+
+        # JSON lines: the events pass parses with Spark's JSON source (about half the cost of
+        # from_json) when its rows map one to one onto the lines; the quarantine pass still
+        # parses the raw lines, which it must keep
+        events = (records, parse)
+        if json_lines and splits.irregular == 0 and later is not None:
+            fields = read_json_fields(spark, files, spec)
+            fields = numbered(fields)
+            events = (fields, lambda rows: typed(rows.transform(with_json_fields, spec=spec)))
+        log.info(
+            "ingest %s %s: events parsed by %s",
+            mno_id,
+            date,
+            "the JSON source" if events[0] is not records else "the text lines",
+        )
 
         pseudonymise = functools.partial(
             with_device_id,
@@ -220,8 +249,9 @@ def ingest_events(
         counts, day_metrics = _write_events(
             cfg,
             spark,
-            records,
+            (lines, numbered, splits.records),
             parse,
+            events,
             pseudonymise,
             later,
             mno_id=mno_id,
@@ -260,8 +290,9 @@ _QPOSITIONS = 1 << 20
 
 
 def _position_hash() -> F.Column:
-    """A row's position (file, row) hashed into ``[0, _QPOSITIONS)``."""
-    return F.pmod(F.xxhash64("source_file", "source_row"), F.lit(_QPOSITIONS))
+    """A record's id ``_mid`` (the same on every read of the load) hashed into
+    ``[0, _QPOSITIONS)``: the quarantine pass filters the lines by it before numbering them."""
+    return F.pmod(F.xxhash64("_mid"), F.lit(_QPOSITIONS))
 
 
 def _longs(spark: SparkSession, name: str, values: Sequence[int] | np.ndarray) -> DataFrame:
@@ -297,20 +328,28 @@ def _duplicated_hashes(records: DataFrame) -> np.ndarray:
     return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
 
-def _later_copies(spark: SparkSession, records: DataFrame, hashes: np.ndarray) -> np.ndarray | None:
+def _later_copies(
+    spark: SparkSession,
+    lines: DataFrame,
+    numbered: Callable[[DataFrame], DataFrame],
+    hashes: np.ndarray,
+) -> np.ndarray | None:
     """The ``_mid`` of every later copy of a raw line (:func:`later_copies`), or None when
     there are more than ``_MAX_BROADCAST_COPIES`` (the caller then aggregates instead).
 
     ``hashes`` are the line hashes seen more than once (:func:`_duplicated_hashes`); the
-    records with one of them are grouped by their exact line, in one narrow job whose result
-    reaches the driver with at most ``_MAX_BROADCAST_COPIES + 1`` rows.
+    ``lines`` with one of them are numbered (``numbered``) and grouped by their exact line, in
+    one narrow job whose result reaches the driver with at most ``_MAX_BROADCAST_COPIES + 1``
+    rows.
     """
     limit = _MAX_BROADCAST_COPIES
     if len(hashes) > limit:
         return None
     if len(hashes) == 0:
         return hashes
-    later = later_copies(records, _longs(spark, "_h", hashes)).limit(limit + 1)
+    seen_twice = F.broadcast(_longs(spark, "_h", hashes))
+    few = lines.withColumn("_h", F.xxhash64("_raw")).join(seen_twice, on="_h", how="left_semi")
+    later = later_copies(numbered(few.drop("_h")), seen_twice).limit(limit + 1)
     rows = later.collect()
     mids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     return None if len(mids) > limit else mids
@@ -319,8 +358,9 @@ def _later_copies(spark: SparkSession, records: DataFrame, hashes: np.ndarray) -
 def _write_events(
     cfg: RmfConfig,
     spark: SparkSession,
-    records: DataFrame,
+    raw: tuple[DataFrame, Callable[[DataFrame], DataFrame], int],
     parse: Callable[[DataFrame], DataFrame],
+    events: tuple[DataFrame, Callable[[DataFrame], DataFrame]],
     pseudonymise: Callable[[DataFrame], DataFrame],
     later: np.ndarray | None,
     *,
@@ -330,29 +370,36 @@ def _write_events(
     files: list[str],
     expected_rows: int,
 ) -> tuple[LoadCounts, dict[str, float | None]]:
-    """Write ``bronze/events`` and ``bronze/quarantine`` from ``records``, parsed once.
+    """Write ``bronze/events`` and ``bronze/quarantine`` from the raw records, parsed once.
+
+    ``raw`` is ``(lines, numbered, n_lines)``: the records as read (:func:`read_records`),
+    the function that numbers them (:func:`with_source_row`, dropping a CSV header) and the
+    count of every line read, headers included. ``parse`` types numbered records.
 
     Returns the load counts and the quality metrics of the bronze rows written
     (:func:`bronze_day_metrics`, computed while the quarantine pass runs).
 
-    Nothing is cached. ``later`` holds the ids (``_mid``) of the later copies of exact
-    duplicate records, found before this pass (:func:`_later_copies`), or is None when they
-    were too many: the bronze rows are then grouped (:func:`to_deduplicated`). The events
-    pass reads, parses (``parse``) and validates every record, writes the valid ones that are
-    not later copies (pseudonymised; no shuffle) and observes, with no extra Spark job: rows
-    read, quarantined, valid later copies, and the positions of the invalid rows, hashed
+    The events pass reads ``events``: rows and the parse that types them, either ``records`` and
+    ``parse`` or, for clean JSON lines, the JSON source's rows and their own parse (same
+    columns, same ``_mid``). Nothing is cached. ``later`` holds the ids (``_mid``) of the later
+    copies of exact duplicate records, found before this pass (:func:`_later_copies`), or is
+    None when they were too many: the bronze rows are then grouped (:func:`to_deduplicated`).
+    The events pass reads, parses and validates every record, writes the valid ones that are not
+    later copies (pseudonymised; no shuffle) and observes, with no extra Spark job: rows read,
+    quarantined, valid later copies, and the positions of the invalid rows, hashed
     (:func:`_position_hash`, at most ``_QPOSITIONS`` distinct values whatever the number of
-    invalid rows). The quarantine pass reads the raw records again but parses only those
-    whose position hash is among the observed ones (every invalid row, plus valid rows sharing
-    a hash, which the same validation then drops): a line scan instead of a second parse. It
-    counts the quarantined rows per reason code (over the few rows it writes: the same eleven
-    counts in the events pass cost about 5 s per 1M rows, observed aggregates being evaluated
-    row by row). The bronze day's quality metrics are computed at the same time.
+    invalid rows). The quarantine pass reads the raw records again but parses only those whose
+    position hash is among the observed ones (every invalid row, plus valid rows sharing a hash,
+    which the same validation then drops): a line scan instead of a second parse. It counts the
+    quarantined rows per reason code (over the few rows it writes: the same eleven counts in the
+    events pass cost about 5 s per 1M rows, observed aggregates being evaluated row by row). The
+    bronze day's quality metrics are computed at the same time.
 
     Counts are observations of the writes: bronze rows as written, duplicates as dropped; in
     the quarantine pass, every record read (before the position filter) and the rows written.
-    Both passes must read ``expected_rows`` (data lines counted before the load) and the
-    quarantine must receive exactly the rows the events pass found invalid.
+    The events pass must read ``expected_rows`` (data lines counted before the load), the
+    quarantine pass every line (``n_lines``), and the quarantine must receive exactly the rows
+    the events pass found invalid.
 
     Each observation sits before the validity filter: it must see every row, so Spark cannot
     push the filter below it, into the parsing, where the optimizer would inline (and repeat)
@@ -366,16 +413,17 @@ def _write_events(
     """
     ing = cfg.ingest
     invalid = F.size("reason_codes") > 0
+    source, parse_source = events
     if later is None or len(later) == 0:
-        rows = records.withColumn("_later", F.lit(False))
+        rows = source.withColumn("_later", F.lit(False))
     else:  # the later copies, marked by a broadcast join on the record id
         marks = F.broadcast(_longs(spark, "_mid", later).withColumn("_later", F.lit(True)))
-        rows = records.join(marks, on="_mid", how="left")
+        rows = source.join(marks, on="_mid", how="left")
         rows = rows.withColumn("_later", F.coalesce(F.col("_later"), F.lit(False)))
     later_valid = ~invalid & F.col("_later")
     read = Observation()
     valid = (
-        parse(rows)
+        parse_source(rows)
         .withColumn("_qh", F.when(invalid, _position_hash()))
         .observe(
             read,
@@ -411,11 +459,13 @@ def _write_events(
     read_again, parsed_again, written = Observation(), Observation(), Observation()
     raw_content = _redacted("_raw", "_raw_id", "device_id", ing.redact_digit_runs)
     content = {"raw_content": raw_content, "raw_encrypted": _encrypted("_raw", "_qkey")}
+    lines, numbered, n_lines = raw
     quarantine = (
-        records.observe(read_again, F.count(F.lit(1)).alias("rows"))
+        lines.observe(read_again, F.count(F.lit(1)).alias("rows"))
         .withColumn("_qh", _position_hash())
         .join(F.broadcast(_candidates(spark, r["_qh"])), on="_qh", how="left_semi")
         .drop("_qh")
+        .transform(numbered)
         # a barrier as well: without it Spark pushes the validity filter below the join
         .observe(parsed_again, F.count(F.lit(1)).alias("rows"))
         .transform(parse)
@@ -448,11 +498,12 @@ def _write_events(
     w = written.get
     n_again, n_written = int(read_again.get["rows"]), int(w["rows"])
     log.info("ingest %s %s: quarantine pass parsed %s rows", mno_id, date, parsed_again.get["rows"])
-    if not n_read == n_again == expected_rows or n_written != n_quarantined:
+    if n_read != expected_rows or n_again != n_lines or n_written != n_quarantined:
         raise AccountingError(
-            f"{mno_id} {date}: {expected_rows} data rows counted before the load; the events "
-            f"pass read {n_read} ({n_quarantined} invalid), the quarantine pass read {n_again} "
-            f"and wrote {n_written} (did a raw file change during the load?)"
+            f"{mno_id} {date}: {expected_rows} data rows ({n_lines} lines) counted before the "
+            f"load; the events pass read {n_read} rows ({n_quarantined} invalid), the "
+            f"quarantine pass read {n_again} lines and wrote {n_written} rows (did a raw file "
+            "change during the load?)"
         )
     counts = LoadCounts(
         rows_read=n_read,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import reduce
 from zoneinfo import ZoneInfo
 
@@ -24,8 +24,11 @@ __all__ = [
     "RAW_PREFIX",
     "codes_where",
     "day_bounds_utc",
+    "event_time",
+    "json_schema",
     "raw_col",
     "with_event_columns",
+    "with_json_fields",
     "with_raw_columns",
 ]
 
@@ -93,16 +96,49 @@ def with_raw_columns(df: DataFrame, *, spec: _FileSpec) -> DataFrame:
             for i, name in enumerate(spec.columns)
         ]
         return out.select("*", ok.alias("_structure_ok"), *cols).drop("_parts")
+    parsed = F.from_json(
+        raw, json_schema(spec), {"columnNameOfCorruptRecord": _CORRUPT, "mode": "PERMISSIVE"}
+    )
+    out = out.withColumn("_json", parsed)
+    ok = F.col("_json").isNotNull() & F.col(f"_json.{_CORRUPT}").isNull()
+    cols = _json_raw_columns(spec, ok, lambda n: F.col(f"_json.`{n}`"))
+    return out.select("*", ok.alias("_structure_ok"), *cols).drop("_json")
+
+
+def json_schema(spec: _FileSpec) -> StructType:
+    """Every key of a JSON-lines profile as a string, plus the corrupt-record column."""
     names = list(dict.fromkeys(spec.columns + spec.optional_columns))
-    schema = StructType(
+    return StructType(
         [StructField(n, StringType(), True) for n in names]
         + [StructField(_CORRUPT, StringType(), True)]
     )
-    parsed = F.from_json(raw, schema, {"columnNameOfCorruptRecord": _CORRUPT, "mode": "PERMISSIVE"})
-    out = out.withColumn("_json", parsed)
-    ok = F.col("_json").isNotNull() & F.col(f"_json.{_CORRUPT}").isNull()
-    cols = [_blank_to_null(F.when(ok, F.col(f"_json.`{n}`"))).alias(RAW_PREFIX + n) for n in names]
-    return out.select("*", ok.alias("_structure_ok"), *cols).drop("_json")
+
+
+def _json_raw_columns(spec: _FileSpec, ok: Column, field: Callable[[str], Column]) -> list[Column]:
+    names = list(dict.fromkeys(spec.columns + spec.optional_columns))
+    return [_blank_to_null(F.when(ok, field(n))).alias(RAW_PREFIX + n) for n in names]
+
+
+def with_json_fields(df: DataFrame, *, spec: _FileSpec) -> DataFrame:
+    """:func:`with_raw_columns` for rows already parsed by Spark's JSON source.
+
+    ``df`` has one string column per key of :func:`json_schema` (``_corrupt_record`` set on a
+    line that is not a JSON object). The raw columns and ``_structure_ok`` are those
+    :func:`with_raw_columns` gives for the same line; ``_encoding_ok`` is true, since the
+    JSON source's byte-level parser rejects (as a corrupt record) the invalid UTF-8 it meets,
+    which the quarantine pass, parsing the raw line again, then reports as
+    ``INVALID_ENCODING``. ``_raw`` is null (the line is not kept).
+    """
+    ok = F.col(_CORRUPT).isNull()
+    cols = _json_raw_columns(spec, ok, lambda n: F.col(f"`{n}`"))
+    keep = [c for c in df.columns if c not in json_schema(spec).fieldNames()]
+    return df.select(
+        *keep,
+        F.lit(None).cast("string").alias("_raw"),
+        F.lit(True).alias("_encoding_ok"),
+        ok.alias("_structure_ok"),
+        *cols,
+    )
 
 
 def day_bounds_utc(date: dt.date, time_zone: str) -> tuple[dt.datetime, dt.datetime]:
@@ -114,7 +150,8 @@ def day_bounds_utc(date: dt.date, time_zone: str) -> tuple[dt.datetime, dt.datet
     return start.replace(tzinfo=None), end.replace(tzinfo=None)
 
 
-def _event_time(spec: EventsProfile) -> Column:
+def event_time(spec: EventsProfile) -> Column:
+    """The UTC event time from the raw timestamp column (null when it does not parse)."""
     ts = spec.timestamp
     s = raw_col(ts.column)
     if ts.epoch_unit is not None:
@@ -181,7 +218,7 @@ def with_event_columns(
         | (plmn_s.isNotNull() & ~F.coalesce(plmn_ok, F.lit(False)))
     )
     # parsed once in its own projection: it is used by three checks and the output
-    df = df.select("*", _event_time(spec).alias("event_ts"))
+    df = df.select("*", event_time(spec).alias("event_ts"))
     ts = F.col("event_ts")
     start, end = day_bounds_utc(date, spec.day_time_zone)
     lo = start - dt.timedelta(seconds=tolerance_s)

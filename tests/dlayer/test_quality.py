@@ -1,10 +1,11 @@
-"""Quality warnings: a metric outside mean +/- 3 sd of the trailing loads is flagged."""
+"""Quality metrics of a load, and warnings: a metric outside mean +/- 3 sd of the trailing
+loads is flagged."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from rmf_spark.dlayer.quality import compute_quality_warnings
+from rmf_spark.dlayer.quality import bronze_day_metrics, compute_quality_warnings
 from rmf_spark.dlayer.schemas import QUALITY_METRICS_SCHEMA
 
 D0 = dt.date(2024, 1, 1)
@@ -35,3 +36,16 @@ def test_compute_quality_warnings_quiet_inside_band(spark):
     hist = [(d, "rows_read", 100.0 + (d % 3)) for d in range(7)]
     current = _metrics(spark, [(7, "rows_read", 101.0)])
     assert compute_quality_warnings(current, history=_metrics(spark, hist)).count() == 0
+
+
+def test_bronze_day_metrics_counts_per_device_cell_and_hour(spark):
+    # device d<i> has i events (1..5), all in cell c<i % 2>, at hour i
+    rows = [
+        (f"d{i}", f"c{i % 2}", dt.datetime(2024, 1, 1, i, k)) for i in range(1, 6) for k in range(i)
+    ]
+    day = spark.createDataFrame(rows, "device_id string, cell_id string, event_ts timestamp")
+    m = bronze_day_metrics(day)
+    assert m["distinct_devices"] == 5 and m["distinct_cells"] == 2
+    assert m["events_per_device_p50"] == 3 and m["events_per_device_max"] == 5
+    assert m["events_per_cell_max"] == 9  # c1: devices 1, 3 and 5
+    assert [m[f"events_hour_{h:02d}"] for h in range(7)] == [0, 1, 2, 3, 4, 5, 0]
