@@ -222,20 +222,21 @@ def read_records(spark: SparkSession, files: Sequence[str], spec: _FileSpec) -> 
 
 
 def read_json_fields(spark: SparkSession, files: Sequence[str], spec: _FileSpec) -> DataFrame:
-    """JSON lines parsed by Spark's JSON source: one string column per key of
-    :func:`rmf_spark.dlayer.validate.json_schema`, ``source_file``, ``_block`` and ``_mid``
-    (as in :func:`read_records`).
+    """JSON lines parsed by Spark's JSON source: ``_json`` (a struct with one string field
+    per key of :func:`rmf_spark.dlayer.validate.json_schema`, so no key can collide with the
+    load's own columns), ``source_file``, ``_block`` and ``_mid`` (as in :func:`read_records`).
 
     Use it only when :func:`count_splits` found no irregular line (a blank line gives no row,
     an array one row per element), so that rows and lines correspond one to one.
     """
+    schema = json_schema(spec)
     return (
-        spark.read.schema(json_schema(spec))
+        spark.read.schema(schema)
         .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", json_schema(spec).fieldNames()[-1])
+        .option("columnNameOfCorruptRecord", schema.fieldNames()[-1])
         .json(list(files))
         .select(
-            "*",
+            F.struct(*[F.col(f"`{n}`") for n in schema.fieldNames()]).alias("_json"),
             F.col("_metadata.file_path").alias("source_file"),
             F.col("_metadata.file_block_start").alias("_block"),
             F.monotonically_increasing_id().alias("_mid"),

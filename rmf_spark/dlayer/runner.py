@@ -379,21 +379,21 @@ def _write_events(
     Returns the load counts and the quality metrics of the bronze rows written
     (:func:`bronze_day_metrics`, computed while the quarantine pass runs).
 
-    The events pass reads ``events``: rows and the parse that types them, either ``records`` and
-    ``parse`` or, for clean JSON lines, the JSON source's rows and their own parse (same
-    columns, same ``_mid``). Nothing is cached. ``later`` holds the ids (``_mid``) of the later
-    copies of exact duplicate records, found before this pass (:func:`_later_copies`), or is
-    None when they were too many: the bronze rows are then grouped (:func:`to_deduplicated`).
-    The events pass reads, parses and validates every record, writes the valid ones that are not
-    later copies (pseudonymised; no shuffle) and observes, with no extra Spark job: rows read,
-    quarantined, valid later copies, and the positions of the invalid rows, hashed
-    (:func:`_position_hash`, at most ``_QPOSITIONS`` distinct values whatever the number of
-    invalid rows). The quarantine pass reads the raw records again but parses only those whose
-    position hash is among the observed ones (every invalid row, plus valid rows sharing a hash,
-    which the same validation then drops): a line scan instead of a second parse. It counts the
-    quarantined rows per reason code (over the few rows it writes: the same eleven counts in the
-    events pass cost about 5 s per 1M rows, observed aggregates being evaluated row by row). The
-    bronze day's quality metrics are computed at the same time.
+    ``events`` are the rows the events pass reads and the parse that types them: the numbered
+    ``lines`` and ``parse``, or, for clean JSON lines, the JSON source's rows and their own
+    parse (same typed columns, same ``_mid``). Nothing is cached. ``later`` holds the ids
+    (``_mid``) of the later copies of exact duplicate records, found before this pass
+    (:func:`_later_copies`), or is None when they were too many: the bronze rows are then
+    grouped (:func:`to_deduplicated`). The events pass reads, parses and validates every record,
+    writes the valid ones that are not later copies (pseudonymised; no shuffle) and observes,
+    with no extra Spark job: rows read, quarantined, valid later copies, and the positions of
+    the invalid rows, hashed (:func:`_position_hash`, at most ``_QPOSITIONS`` distinct values
+    whatever the number of invalid rows). The quarantine pass reads the raw records again but
+    parses only those whose position hash is among the observed ones (every invalid row, plus
+    valid rows sharing a hash, which the same validation then drops): a line scan instead of a
+    second parse. It counts the quarantined rows per reason code (over the few rows it writes:
+    the same eleven counts in the events pass cost about 5 s per 1M rows, observed aggregates
+    being evaluated row by row). The bronze day's quality metrics are computed at the same time.
 
     Counts are observations of the writes: bronze rows as written, duplicates as dropped; in
     the quarantine pass, every record read (before the position filter) and the rows written.

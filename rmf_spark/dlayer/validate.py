@@ -122,18 +122,17 @@ def _json_raw_columns(spec: _FileSpec, ok: Column, field: Callable[[str], Column
 def with_json_fields(df: DataFrame, *, spec: _FileSpec) -> DataFrame:
     """:func:`with_raw_columns` for rows already parsed by Spark's JSON source.
 
-    ``df`` has one string column per key of :func:`json_schema` (``_corrupt_record`` set on a
-    line that is not a JSON object). The raw columns and ``_structure_ok`` are those
-    :func:`with_raw_columns` gives for the same line; ``_encoding_ok`` is true, since the
-    JSON source's byte-level parser rejects (as a corrupt record) the invalid UTF-8 it meets,
-    which the quarantine pass, parsing the raw line again, then reports as
-    ``INVALID_ENCODING``. ``_raw`` is null (the line is not kept).
+    ``df`` has ``_json``, a struct with one string field per key of :func:`json_schema`
+    (``_corrupt_record`` set on a line that is not a JSON object). The raw columns and
+    ``_structure_ok`` are those :func:`with_raw_columns` gives for the same line;
+    ``_encoding_ok`` is true, since the JSON source's byte-level parser rejects (as a corrupt
+    record) the invalid UTF-8 it meets, which the quarantine pass, parsing the raw line again,
+    then reports as ``INVALID_ENCODING``. ``_raw`` is null (the line is not kept).
     """
-    ok = F.col(_CORRUPT).isNull()
-    cols = _json_raw_columns(spec, ok, lambda n: F.col(f"`{n}`"))
-    keep = [c for c in df.columns if c not in json_schema(spec).fieldNames()]
+    ok = F.col(f"_json.{_CORRUPT}").isNull()
+    cols = _json_raw_columns(spec, ok, lambda n: F.col(f"_json.`{n}`"))
     return df.select(
-        *keep,
+        *[c for c in df.columns if c != "_json"],
         F.lit(None).cast("string").alias("_raw"),
         F.lit(True).alias("_encoding_ok"),
         ok.alias("_structure_ok"),
