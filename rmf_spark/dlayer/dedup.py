@@ -10,6 +10,8 @@ when a load holds too many copies to broadcast their ids.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -37,16 +39,24 @@ def duplicated_hashes(records: DataFrame) -> DataFrame:
     )
 
 
-def later_copies(records: DataFrame, hashes: DataFrame) -> DataFrame:
+def later_copies(
+    records: DataFrame,
+    hashes: DataFrame,
+    numbered: Callable[[DataFrame], DataFrame] = lambda df: df,
+) -> DataFrame:
     """``_mid`` of every record whose raw line equals that of an earlier record.
 
     Parameters
     ----------
     records
-        Raw records: ``_raw``, ``source_file``, ``source_row`` and ``_mid`` (the record id,
-        the same on every read of the load's files).
+        Raw records: ``_raw``, ``source_file``, ``_mid`` (the record id, the same on every
+        read of the load's files) and ``source_row``, or the columns ``numbered`` needs to
+        add it.
     hashes
         :func:`duplicated_hashes` of ``records`` (small: joined by broadcast).
+    numbered
+        Adds ``source_row`` (:func:`rmf_spark.dlayer.readers.with_source_row`), applied after
+        the hash filter so that only the few candidate records are numbered.
 
     Returns
     -------
@@ -59,6 +69,8 @@ def later_copies(records: DataFrame, hashes: DataFrame) -> DataFrame:
     return (
         records.withColumn("_h", F.xxhash64("_raw"))
         .join(F.broadcast(hashes), on="_h", how="left_semi")
+        .drop("_h")
+        .transform(numbered)
         .select("_mid", F.row_number().over(first).alias("_copy"))
         .where(F.col("_copy") > 1)
         .select("_mid")

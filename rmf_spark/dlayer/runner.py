@@ -347,9 +347,7 @@ def _later_copies(
         return None
     if len(hashes) == 0:
         return hashes
-    seen_twice = F.broadcast(_longs(spark, "_h", hashes))
-    few = lines.withColumn("_h", F.xxhash64("_raw")).join(seen_twice, on="_h", how="left_semi")
-    later = later_copies(numbered(few.drop("_h")), seen_twice).limit(limit + 1)
+    later = later_copies(lines, _longs(spark, "_h", hashes), numbered).limit(limit + 1)
     rows = later.collect()
     mids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     return None if len(mids) > limit else mids
