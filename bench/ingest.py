@@ -15,7 +15,7 @@ benches the raw files of a world made by ``rmf synth --profile bench --out DIR``
   ``spark.read.csv`` (header, the profile's delimiter, every column a string); JSON lines:
   ``spark.read.json`` with an explicit schema of the profile's columns and optional columns,
   every one a string (the same parse the ingest does with ``from_json``);
-* the full ingest: :func:`rmf_spark.dlayer.runner.ingest_events` (validation, pseudonyms,
+* the full ingest: :func:`rmf_spark.dlayer.runner.run_ingest` (validation, pseudonyms,
   dedup, quarantine, audit, quality),
 * the required minimum (``--minimum``): what any ingest meeting the bronze layout and the
   pseudonymisation of issue 4 must do at least: the floor's read, the keyed HMAC of the
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     from rmf_spark.dlayer import schemas as S
     from rmf_spark.dlayer.pseudonymise import load_master_key
     from rmf_spark.dlayer.readers import list_input_files
-    from rmf_spark.dlayer.runner import ingest_events, mno_profile
+    from rmf_spark.dlayer.runner import mno_profile, run_ingest
     from rmf_spark.session import get_spark
 
     mno_id = args.mno or args.format
@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
 
         phases.seconds = {}
         t0 = time.perf_counter()
-        counts = ingest_events(cfg, mno_id=mno_id, date=day, spark=spark)
+        counts = run_ingest(spark, cfg, mno=mno_id, date=day)
         ingest_s.append(time.perf_counter() - t0)
         phase_s.append(phases.seconds)
         shown = f", minimum {minimum_s[-1]:.1f} s" if minimum_s else ""

@@ -1,28 +1,14 @@
-"""spark-submit entry point: `rmf statistics present-population` for one MNO and time range."""
+"""spark-submit entry point of `rmf statistics present-population` (one MNO, a time range).
+
+The same code path as the command line (options, ``--set``, error handling): arguments are
+those of `rmf statistics present-population --help`; ``spark-submit.sh`` adds ``--config``.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
 
-from rmf_spark.config import load_config
-from rmf_spark.job_args import stage_parser
-from rmf_spark.slayer.runner import run_present_population
-from rmf_spark.slayer.time_points import parse_time_bound
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = stage_parser("present_population", time_range=True)
-    args = parser.parse_args(argv)
-    summary = run_present_population(
-        load_config(args.config),
-        mno=args.mno,
-        start=parse_time_bound(args.start),
-        end=parse_time_bound(args.end, end=True),
-    )
-    print(json.dumps(summary, default=str))
-    return 0
-
+from rmf_spark.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["statistics", "present-population", *sys.argv[1:]]))

@@ -1,30 +1,14 @@
-"""spark-submit entry point: `rmf release` (present population) for one MNO and time range."""
+"""spark-submit entry point of `rmf release`: disclosure control and exports of one MNO.
+
+The same code path as the command line (options, ``--set``, error handling): arguments are
+those of `rmf release --help`; ``spark-submit.sh`` adds ``--config``.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
 
-from rmf_spark.config import load_config
-from rmf_spark.job_args import stage_parser
-from rmf_spark.release.runner import run_release
-from rmf_spark.slayer.time_points import parse_time_bound
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = stage_parser("release", time_range=True)
-    parser.add_argument("--out", default=None, help="export directory (default: in the lake)")
-    args = parser.parse_args(argv)
-    manifest = run_release(
-        load_config(args.config),
-        mno=args.mno,
-        start=parse_time_bound(args.start),
-        end=parse_time_bound(args.end, end=True),
-        out_dir=args.out,
-    )
-    print(json.dumps(manifest, default=str))
-    return 0
-
+from rmf_spark.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["release", *sys.argv[1:]]))

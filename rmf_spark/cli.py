@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,8 +20,9 @@ app = typer.Typer(
     name="rmf",
     help=(
         "rmf_spark: official statistics from mobile network operator data on Apache Spark.\n\n"
-        "Stages run in this order: synth (optional) -> ingest (D-layer) -> convergence "
-        "(C-layer) -> statistics (S-layer) -> release (MNO boundary) -> fusion."
+        "Stages run in this order: synth (optional) -> ingest-cells, ingest (D-layer) -> "
+        "convergence (C-layer) -> statistics (S-layer) -> release (MNO boundary) -> evaluate "
+        "(synthetic worlds only)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -47,6 +48,14 @@ def config_from_options(config: Path | None, overrides: list[str] | None) -> Rmf
     """Load the profile named on the command line, with ``--set`` overrides applied."""
     pairs = dict(parse_override(o) for o in overrides or [])
     return load_config(config, overrides=pairs)
+
+
+def stage_session(config: Path | None, overrides: list[str] | None) -> tuple[Any, RmfConfig]:
+    """The SparkSession and the profile of a stage command (the profile is validated first)."""
+    from rmf_spark.session import get_spark
+
+    cfg = config_from_options(config, overrides)
+    return get_spark(cfg), cfg
 
 
 @app.command()
@@ -92,10 +101,11 @@ def convergence(
     import json
 
     from rmf_spark.clayer.runner import run_convergence
-    from rmf_spark.session import get_spark
+    from rmf_spark.timerange import parse_date
 
-    cfg = config_from_options(config, set_)
-    summary = run_convergence(get_spark(cfg), cfg, mno=mno, date=date)
+    day = parse_date(date)
+    spark, cfg = stage_session(config, set_)
+    summary = run_convergence(spark, cfg, mno=mno, date=day)
     typer.echo(json.dumps(summary, indent=2))
 
 
@@ -127,16 +137,14 @@ def ingest(
     set_: SetOption = None,
 ) -> None:
     """D-layer: load one day of one MNO's raw events into bronze (validated, pseudonymised)."""
-    import datetime as dt
     import json
 
-    from rmf_spark.dlayer.runner import ingest_events
+    from rmf_spark.dlayer.runner import run_ingest
+    from rmf_spark.timerange import parse_date
 
-    try:
-        day = dt.date.fromisoformat(date)
-    except ValueError:
-        raise RmfError(f"--date {date!r} is not YYYY-MM-DD", code="BAD_ARGUMENT") from None
-    counts = ingest_events(config_from_options(config, set_), mno_id=mno, date=day)
+    day = parse_date(date)
+    spark, cfg = stage_session(config, set_)
+    counts = run_ingest(spark, cfg, mno=mno, date=day)
     typer.echo(json.dumps({"mno": mno, "date": date, **counts.__dict__}, indent=2))
 
 
@@ -149,9 +157,10 @@ def ingest_cells(
     """D-layer: load one MNO's cell plan into bronze/cells (range-checked, imputed)."""
     import json
 
-    from rmf_spark.dlayer.runner import ingest_cells as run
+    from rmf_spark.dlayer.runner import run_ingest_cells
 
-    counts = run(config_from_options(config, set_), mno_id=mno)
+    spark, cfg = stage_session(config, set_)
+    counts = run_ingest_cells(spark, cfg, mno=mno)
     typer.echo(json.dumps({"mno": mno, **counts.__dict__}, indent=2))
 
 
@@ -178,11 +187,12 @@ def present_population(
     """S-layer: devices and people per 100 m tile, 1 km tile and zone at each time point."""
     import json
 
-    from rmf_spark.slayer.runner import run_present_population
-    from rmf_spark.slayer.time_points import parse_time_bound
+    from rmf_spark.slayer.present_population.runner import run_present_population
+    from rmf_spark.timerange import parse_time_bound
 
     t0, t1 = parse_time_bound(start), parse_time_bound(end, end=True)
-    summary = run_present_population(config_from_options(config, set_), mno=mno, start=t0, end=t1)
+    spark, cfg = stage_session(config, set_)
+    summary = run_present_population(spark, cfg, mno=mno, start=t0, end=t1)
     typer.echo(json.dumps(summary, indent=2, default=str))
 
 
@@ -199,11 +209,11 @@ def release(
 ) -> None:
     """Release present population: disclosure control, Delta + CSV + GeoParquet, manifest."""
     from rmf_spark.release.runner import run_release
-    from rmf_spark.slayer.time_points import parse_time_bound
+    from rmf_spark.timerange import parse_time_bound
 
     t0, t1 = parse_time_bound(start), parse_time_bound(end, end=True)
-    cfg = config_from_options(config, set_)
-    manifest = run_release(cfg, mno=mno, start=t0, end=t1, out_dir=out)
+    spark, cfg = stage_session(config, set_)
+    manifest = run_release(spark, cfg, mno=mno, start=t0, end=t1, out_dir=out)
     typer.echo(f"released {manifest['rows']} rows ({manifest['suppressed']} suppressed)")
     typer.echo(f"manifest: {manifest['manifest_path']}")
 
@@ -222,12 +232,11 @@ def evaluate(
     import json
 
     from rmf_spark.evaluate.runner import run_evaluate
-    from rmf_spark.slayer.time_points import parse_time_bound
+    from rmf_spark.timerange import parse_time_bound
 
     t0, t1 = parse_time_bound(start), parse_time_bound(end, end=True)
-    result = run_evaluate(
-        config_from_options(config, set_), mno=mno, truth_dir=truth, start=t0, end=t1, out=out
-    )
+    spark, cfg = stage_session(config, set_)
+    result = run_evaluate(spark, cfg, mno=mno, start=t0, end=t1, truth_dir=truth, out=out)
     typer.echo(json.dumps(result, indent=2))
 
 

@@ -27,7 +27,7 @@ from rmf_spark.config_base import Section
 from rmf_spark.dlayer.settings import IngestSettings
 from rmf_spark.errors import ConfigError
 from rmf_spark.release.settings import ReleaseSettings
-from rmf_spark.slayer.settings import PresentPopulationSettings
+from rmf_spark.slayer.present_population.settings import PresentPopulationSettings
 
 __all__ = ["LakeSettings", "RmfConfig", "SparkSettings", "default_config_path", "load_config"]
 

@@ -107,11 +107,11 @@ def run_demo(
         generating one (``out_dir/world`` then links to it).
     """
     from rmf_spark.clayer.runner import run_convergence
-    from rmf_spark.dlayer.runner import ingest_cells, ingest_events
+    from rmf_spark.dlayer.runner import run_ingest, run_ingest_cells
     from rmf_spark.evaluate.runner import run_evaluate
     from rmf_spark.release.runner import run_release
     from rmf_spark.session import get_spark
-    from rmf_spark.slayer.runner import run_present_population
+    from rmf_spark.slayer.present_population.runner import run_present_population
     from rmf_spark.synth.profile import SynthProfile, load_profile
     from rmf_spark.synth.runner import generate_world
 
@@ -139,7 +139,7 @@ def run_demo(
     accounting: dict[str, dict[str, int]] = {}
     with stages.stage("ingest", f"{len(mnos)} MNOs x {len(dates)} days into bronze"):
         for mno in mnos:
-            ingest_cells(cfg, mno_id=mno, spark=spark)
+            run_ingest_cells(spark, cfg, mno=mno)
             totals = {
                 "raw_rows": 0,
                 "bronze_rows": 0,
@@ -147,7 +147,7 @@ def run_demo(
                 "duplicates_removed": 0,
             }
             for day in dates:
-                c = ingest_events(cfg, mno_id=mno, date=day, spark=spark)
+                c = run_ingest(spark, cfg, mno=mno, date=day)
                 totals["raw_rows"] += c.rows_read
                 totals["bronze_rows"] += c.rows_bronze
                 totals["quarantined_rows"] += c.rows_quarantined
@@ -157,15 +157,15 @@ def run_demo(
     with stages.stage("convergence", "grid, footprints, connection probabilities, events"):
         for mno in mnos:
             for day in dates:
-                run_convergence(spark, cfg, mno=mno, date=day.isoformat())
+                run_convergence(spark, cfg, mno=mno, date=day)
     with stages.stage("present_population", f"hourly, {start} .. {end}"):
         for mno in mnos:
-            run_present_population(cfg, mno=mno, start=start, end=end, spark=spark)
+            run_present_population(spark, cfg, mno=mno, start=start, end=end)
     releases: dict[str, str] = {}
     with stages.stage("release", f"disclosure control (k = {cfg.release.k:g}) and exports"):
         for mno in mnos:
             m = run_release(
-                cfg, mno=mno, start=start, end=end, spark=spark, out_dir=out / "release" / mno
+                spark, cfg, mno=mno, start=start, end=end, out_dir=out / "release" / mno
             )
             releases[mno] = str(m.get("manifest_path"))
     per_mno: dict[str, dict[str, Any]] = {}
@@ -173,13 +173,13 @@ def run_demo(
     with stages.stage("evaluate", "accuracy against the synthetic truth"):
         for mno in mnos:
             r = run_evaluate(
+                spark,
                 cfg,
                 mno=mno,
-                truth_dir=out / "world" / "truth",
                 start=start,
                 end=end,
+                truth_dir=out / "world" / "truth",
                 out=out / f"report_{mno}.html",
-                spark=spark,
             )
             per_mno[mno] = r["accuracy"]
             reports[mno] = str(r["report"])

@@ -18,7 +18,14 @@ from pyspark.sql import DataFrame, SparkSession
 
 from rmf_spark.config import RmfConfig
 
-__all__ = ["delta_version", "read_delta", "table_exists", "table_path", "write_delta"]
+__all__ = [
+    "delta_version",
+    "read_delta",
+    "require_tables",
+    "table_exists",
+    "table_path",
+    "write_delta",
+]
 
 LAYERS = ("bronze", "clayer", "slayer", "release", "quality", "reference")
 
@@ -39,6 +46,18 @@ def table_exists(spark: SparkSession, path: str) -> bool:
     from delta.tables import DeltaTable
 
     return DeltaTable.isDeltaTable(spark, path)
+
+
+def require_tables(spark: SparkSession, paths: Mapping[str, str], *, hint: str = "") -> None:
+    """Raise :class:`InputDataError` (``INPUT_TABLE_MISSING``) naming the first missing table."""
+    from rmf_spark.errors import InputDataError
+
+    for name, path in paths.items():
+        if not table_exists(spark, path):
+            raise InputDataError(
+                f"table {name} not found at {path}" + (f": {hint}" if hint else ""),
+                code="INPUT_TABLE_MISSING",
+            )
 
 
 def read_delta(spark: SparkSession, path: str, *, version: int | None = None) -> DataFrame:

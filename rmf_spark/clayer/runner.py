@@ -62,19 +62,18 @@ def build_grid(spark: SparkSession, cfg: RmfConfig) -> DataFrame:
     return read_delta(spark, grid_path)
 
 
-def run_convergence(spark: SparkSession, cfg: RmfConfig, *, mno: str, date: str) -> dict[str, Any]:
-    """Run the C-layer for ``mno`` on ``date`` (``YYYY-MM-DD``); return a summary dict.
+def run_convergence(
+    spark: SparkSession, cfg: RmfConfig, *, mno: str, date: dt.date
+) -> dict[str, Any]:
+    """Run the C-layer for ``mno`` on ``date``; return a summary dict.
 
     Raises
     ------
     rmf_spark.errors.InputDataError
-        The date is not ``YYYY-MM-DD`` (``BAD_DATE``), the bronze cells table is missing
-        (``BRONZE_CELLS_MISSING``), or the reference territory is (``TERRITORY_MISSING``).
+        The bronze cells table is missing (``BRONZE_CELLS_MISSING``), or the reference
+        territory is (``TERRITORY_MISSING``).
     """
-    try:
-        dt.date.fromisoformat(date)
-    except ValueError:
-        raise InputDataError(f"date {date!r} is not YYYY-MM-DD", code="BAD_DATE") from None
+    day = date.isoformat()
     conv = cfg.convergence
     grid = build_grid(spark, cfg)
 
@@ -88,7 +87,7 @@ def run_convergence(spark: SparkSession, cfg: RmfConfig, *, mno: str, date: str)
     prepared = prepare_cells(read_delta(spark, cells_path), radio=conv.radio, pruning=conv.pruning)
     write_delta(prepared, cv_path)
     cell_version = read_delta(spark, cv_path)
-    active = active_cells(cell_version, date=date)
+    active = active_cells(cell_version, date=day)
 
     fp_path = table_path(cfg, "clayer", "cell_footprint", mno=mno)
     log_path = table_path(cfg, "clayer", "footprint_log", mno=mno)
@@ -137,23 +136,23 @@ def run_convergence(spark: SparkSession, cfg: RmfConfig, *, mno: str, date: str)
         tile_prior = land_use_prior(land_use, grid, prior=conv.prior) if land_use else None
     probs = connection_probability(
         prune(footprint, pruning=conv.pruning), prior=conv.prior, tile_prior=tile_prior
-    ).withColumn("date", F.lit(date).cast("date"))
+    ).withColumn("date", F.lit(day).cast("date"))
     cp_path = table_path(cfg, "clayer", "connection_probability", mno=mno)
-    where = f"date = DATE'{date}'"
+    where = f"date = DATE'{day}'"
     write_delta(probs, cp_path, partition_by=("date",), replace_where=where)
 
     el_path = table_path(cfg, "clayer", "event_location", mno=mno)
     ev_path = table_path(cfg, "bronze", "events", mno=mno)
     n_events = 0
     if table_exists(spark, ev_path):
-        events = read_delta(spark, ev_path).where(F.col("date") == F.lit(date).cast("date"))
-        flagged = flag_events(events, cell_version, date=date, cleaning=conv.cleaning)
+        events = read_delta(spark, ev_path).where(F.col("date") == F.lit(day).cast("date"))
+        flagged = flag_events(events, cell_version, date=day, cleaning=conv.cleaning)
         el = event_location(flagged, grid, home_mcc=conv.home_mcc)
         write_delta(
             el, el_path, partition_by=schemas.EVENT_LOCATION_PARTITIONS, replace_where=where
         )
-        written = read_delta(spark, el_path).where(F.col("date") == F.lit(date).cast("date"))
-        metrics = cleaning_metrics(written, date=date)
+        written = read_delta(spark, el_path).where(F.col("date") == F.lit(day).cast("date"))
+        metrics = cleaning_metrics(written, date=day)
         write_delta(
             metrics,
             table_path(cfg, "clayer", "cleaning_metrics", mno=mno),
@@ -183,10 +182,10 @@ def run_convergence(spark: SparkSession, cfg: RmfConfig, *, mno: str, date: str)
         if table_exists(spark, log_path)
         else []
     )
-    cp = read_delta(spark, cp_path).where(F.col("date") == F.lit(date).cast("date"))
+    cp = read_delta(spark, cp_path).where(F.col("date") == F.lit(day).cast("date"))
     return {
         "mno": mno,
-        "date": date,
+        "date": day,
         "cells_active": active.count(),
         "cells_unusable": active.where(~F.col("usable")).count(),
         "cells_with_issues": [

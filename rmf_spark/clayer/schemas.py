@@ -22,18 +22,58 @@ __all__ = [
     "BRONZE_CELL_COLUMNS",
     "BRONZE_EVENT_COLUMNS",
     "CELL_FOOTPRINT",
+    "CELL_ID",
     "CELL_VERSION",
     "CLEANING_METRICS",
     "CONNECTION_PROBABILITY",
     "CONNECTION_PROBABILITY_PARTITIONS",
+    "DATE",
+    "DEVICE_ID",
+    "DISTANCE_M",
     "EVENT_FLAGS",
     "EVENT_LOCATION",
     "EVENT_LOCATION_PARTITIONS",
+    "EVENT_TS",
     "FOOTPRINT_LOG",
+    "FOOTPRINT_VERSION",
     "GRID",
+    "INSPIRE_1KM",
+    "INSPIRE_100M",
+    "P_CELL_GIVEN_TILE",
+    "P_TILE_GIVEN_CELL",
+    "SIGNAL_DOMINANCE",
     "TABLES",
+    "TECHNOLOGY",
+    "TILE_ID",
     "TILE_ZONE",
+    "TIMING_ADVANCE",
+    "USABLE",
+    "X_LL",
+    "Y_LL",
+    "ZONE_ID",
+    "ZONE_LEVEL",
 ]
+
+# --- column names of the C-layer contract, written once (meaning: docs/c-layer.md) -----------
+DEVICE_ID = "device_id"
+EVENT_TS = "event_ts"
+CELL_ID = "cell_id"
+FOOTPRINT_VERSION = "footprint_version"
+USABLE = "usable"
+TECHNOLOGY = "technology"
+TIMING_ADVANCE = "timing_advance"
+DISTANCE_M = "distance_m"
+TILE_ID = "tile_id"
+SIGNAL_DOMINANCE = "signal_dominance"
+P_CELL_GIVEN_TILE = "p_cell_given_tile"
+P_TILE_GIVEN_CELL = "p_tile_given_cell"
+INSPIRE_100M = "inspire_100m"
+INSPIRE_1KM = "inspire_1km"
+X_LL = "x_ll"
+Y_LL = "y_ll"
+ZONE_LEVEL = "zone_level"
+ZONE_ID = "zone_id"
+DATE = "date"
 
 
 def _s(*fields: tuple[str, object]) -> StructType:

@@ -1,6 +1,6 @@
 """The D-layer stage runner: the only place that reads raw files and writes bronze tables.
 
-:func:`ingest_events` loads one (mno, date); :func:`ingest_cells` loads one MNO's cell plan.
+:func:`run_ingest` loads one (mno, date); :func:`run_ingest_cells` loads one MNO's cell plan.
 Both are idempotent (Delta ``replaceWhere`` on the load's partition, or a whole-table
 overwrite for the cell plan) and account for every row read.
 """
@@ -59,7 +59,7 @@ from rmf_spark.dlayer.validate import (
 )
 from rmf_spark.errors import ConfigError, InputDataError, RmfError
 
-__all__ = ["ingest_cells", "ingest_events", "mno_profile"]
+__all__ = ["mno_profile", "run_ingest", "run_ingest_cells"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -153,16 +153,16 @@ def _totals(rows: DataFrame) -> tuple[int, int, dict[str, int]]:
     return int(totals["n"]), int(totals["q"] or 0), by_reason
 
 
-def ingest_events(
-    cfg: RmfConfig, *, mno_id: str, date: dt.date, spark: SparkSession | None = None
-) -> LoadCounts:
+def run_ingest(spark: SparkSession, cfg: RmfConfig, *, mno: str, date: dt.date) -> LoadCounts:
     """Load one day of one MNO's raw events into bronze (events, quarantine, audit, quality).
 
     Parameters
     ----------
+    spark
+        The session (:func:`rmf_spark.session.get_spark`).
     cfg
-        The profile; ``cfg.ingest.mno[mno_id]`` names the raw root and the input profile.
-    mno_id
+        The profile; ``cfg.ingest.mno[mno]`` names the raw root and the input profile.
+    mno
         MNO id (``[ingest.mno.<id>]``).
     date
         The day to load (the file's day, in the input profile's ``day_time_zone``).
@@ -181,14 +181,14 @@ def ingest_events(
     AccountingError
         Rows would be lost (a bug); nothing is written to the audit.
     """
-    from rmf_spark.session import get_spark
-
-    mno, profile = mno_profile(cfg, mno_id)
+    mno_id = mno
+    mno_input, profile = mno_profile(cfg, mno_id)
     spec, ing = profile.events, cfg.ingest
     master = load_master_key(ing)
     period = key_period_start(date, ing.key_rotation)
-    spark = spark or get_spark(cfg)
-    files = list_input_files(spark, spec.file_path(mno.raw_dir, date), what=f"{mno_id} events")
+    files = list_input_files(
+        spark, spec.file_path(mno_input.raw_dir, date), what=f"{mno_id} events"
+    )
     text = spec.format in ("csv", "jsonl")
     if text:
         with _phase("check_layout", mno_id, date):
@@ -597,7 +597,7 @@ def _concurrently(*tasks: Callable[[], T]) -> list[T]:
         return [f.result() for f in futures]
 
 
-def ingest_cells(cfg: RmfConfig, *, mno_id: str, spark: SparkSession | None = None) -> LoadCounts:
+def run_ingest_cells(spark: SparkSession, cfg: RmfConfig, *, mno: str) -> LoadCounts:
     """Load one MNO's cell plan into ``bronze/cells`` (whole table replaced), with quarantine.
 
     Returns
@@ -612,14 +612,12 @@ def ingest_cells(cfg: RmfConfig, *, mno_id: str, spark: SparkSession | None = No
     ConfigError
         The input profile has no ``[cells]`` table.
     """
-    from rmf_spark.session import get_spark
-
-    mno, profile = mno_profile(cfg, mno_id)
+    mno_id = mno
+    mno_input, profile = mno_profile(cfg, mno_id)
     spec = profile.cells
     if spec is None:
         raise ConfigError(f"{profile.source}: no [cells] table", code="PROFILE_INVALID")
-    spark = spark or get_spark(cfg)
-    files = list_input_files(spark, spec.file_path(mno.raw_dir), what=f"{mno_id} cell plan")
+    files = list_input_files(spark, spec.file_path(mno_input.raw_dir), what=f"{mno_id} cell plan")
     text = spec.format in ("csv", "jsonl")
     if text:
         check_text_layout(spark, files, spec)
@@ -627,7 +625,9 @@ def ingest_cells(cfg: RmfConfig, *, mno_id: str, spark: SparkSession | None = No
         rows = (
             read_records(spark, files, spec)
             .transform(with_raw_columns, spec=spec)
-            .transform(with_cell_columns, spec=spec, territory_bbox_3035=mno.territory_bbox_3035)
+            .transform(
+                with_cell_columns, spec=spec, territory_bbox_3035=mno_input.territory_bbox_3035
+            )
         )
         keep = [
             c for c in S.CELLS_SCHEMA.fieldNames() if c in rows.columns and c not in ("source_row",)

@@ -19,21 +19,16 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from rmf_spark.slayer.schemas import (
+from rmf_spark.clayer.schemas import INSPIRE_1KM, INSPIRE_100M, TILE_ID, ZONE_ID, ZONE_LEVEL
+from rmf_spark.slayer.aggregate.schemas import (
     AREA_ID,
     DEVICES,
-    INSPIRE_1KM,
-    INSPIRE_100M,
     LEVEL,
     LEVEL_1KM,
-    METHOD,
     POPULATION,
-    TILE_ID,
-    TIME_POINT,
-    ZONE_ID,
-    ZONE_LEVEL,
     zone_level_name,
 )
+from rmf_spark.slayer.present_population.schemas import METHOD, TIME_POINT
 
 __all__ = [
     "TRUTH",

@@ -16,7 +16,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from rmf_spark.evaluate.accuracy import TRUTH
-from rmf_spark.slayer.schemas import AREA_ID, DEVICES, LEVEL, LEVEL_1KM, METHOD, TIME_POINT
+from rmf_spark.slayer.aggregate.schemas import AREA_ID, DEVICES, LEVEL, LEVEL_1KM
+from rmf_spark.slayer.present_population.schemas import METHOD, TIME_POINT
 
 __all__ = ["choose_time_points", "tile_xy", "write_report"]
 

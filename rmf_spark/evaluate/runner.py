@@ -12,20 +12,20 @@ from rmf_spark import lake
 from rmf_spark.config import RmfConfig
 from rmf_spark.evaluate.accuracy import compute_accuracy, to_truth_devices, to_truth_population
 from rmf_spark.evaluate.report import write_report
-from rmf_spark.slayer.runner import require_tables, time_range_predicate
+from rmf_spark.timerange import time_range_predicate
 
 __all__ = ["run_evaluate"]
 
 
 def run_evaluate(
+    spark: SparkSession,
     cfg: RmfConfig,
     *,
     mno: str,
-    truth_dir: str | Path,
     start: datetime,
     end: datetime,
+    truth_dir: str | Path,
     out: str | Path,
-    spark: SparkSession | None = None,
     zone_level: int = 2,
 ) -> dict[str, Any]:
     """Compare ``<mno>/slayer/present_population`` in [start, end] with the synthetic truth.
@@ -51,10 +51,6 @@ def run_evaluate(
     dict
         ``{"accuracy": <summary.json accuracy block>, "report": <path>}``.
     """
-    if spark is None:
-        from rmf_spark.session import get_spark
-
-        spark = get_spark(cfg)
     paths = {
         "present_population": lake.table_path(cfg, "slayer", "present_population", mno=mno),
         "grid": lake.table_path(cfg, "clayer", "grid"),
@@ -62,7 +58,7 @@ def run_evaluate(
         "truth/present_devices": str(Path(truth_dir) / "present_devices"),
         "truth/present_population": str(Path(truth_dir) / "present_population"),
     }
-    require_tables(spark, paths)
+    lake.require_tables(spark, paths)
     t = {n: lake.read_delta(spark, p) for n, p in paths.items()}
     window = time_range_predicate(start, end)
     estimates = t["present_population"].where(window).cache()

@@ -5,17 +5,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from rmf_spark.slayer.schemas import (
-    AREA_ID,
-    INSPIRE_1KM,
-    INSPIRE_100M,
-    LEVEL,
-    LEVEL_1KM,
-    LEVEL_100M,
-    X_LL,
-    Y_LL,
-    ZONE_ID,
-)
+from rmf_spark.clayer.schemas import INSPIRE_1KM, INSPIRE_100M, X_LL, Y_LL, ZONE_ID
+from rmf_spark.slayer.aggregate.schemas import AREA_ID, LEVEL, LEVEL_1KM, LEVEL_100M
 
 __all__ = ["GEOMETRY", "area_geometries", "with_geometry", "write_csv", "write_geoparquet"]
 

@@ -5,16 +5,9 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from rmf_spark.clayer.schemas import INSPIRE_1KM, INSPIRE_100M, TILE_ID, ZONE_ID, ZONE_LEVEL
 from rmf_spark.release.disclosure import CHILD_ID, CHILD_LEVEL, PARENT_ID, PARENT_LEVEL
-from rmf_spark.slayer.schemas import (
-    INSPIRE_1KM,
-    INSPIRE_100M,
-    LEVEL_1KM,
-    LEVEL_100M,
-    TILE_ID,
-    ZONE_ID,
-    ZONE_LEVEL,
-)
+from rmf_spark.slayer.aggregate.schemas import LEVEL_1KM, LEVEL_100M
 
 __all__ = ["build_hierarchy"]
 

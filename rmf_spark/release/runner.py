@@ -22,8 +22,9 @@ from rmf_spark.release.export import area_geometries, with_geometry, write_csv, 
 from rmf_spark.release.hierarchy import build_hierarchy
 from rmf_spark.release.manifest import build_manifest, write_manifest
 from rmf_spark.release.settings import ReleaseSettings
-from rmf_spark.slayer.runner import require_tables, time_range_predicate
-from rmf_spark.slayer.schemas import LEVEL, METHOD, PRESENT_POPULATION_SCHEMA
+from rmf_spark.slayer.aggregate.schemas import LEVEL
+from rmf_spark.slayer.present_population.schemas import METHOD, PRESENT_POPULATION_SCHEMA
+from rmf_spark.timerange import time_range_predicate
 
 __all__ = ["release_present_population", "run_release"]
 
@@ -86,12 +87,12 @@ def _stamp(t: datetime) -> str:
 
 
 def run_release(
+    spark: SparkSession,
     cfg: RmfConfig,
     *,
     mno: str,
     start: datetime,
     end: datetime,
-    spark: SparkSession | None = None,
     out_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Release ``present_population`` of ``mno`` for time points in [start, end].
@@ -110,10 +111,6 @@ def run_release(
     InputDataError
         The S-layer table or a C-layer table is missing (code ``INPUT_TABLE_MISSING``).
     """
-    if spark is None:
-        from rmf_spark.session import get_spark
-
-        spark = get_spark(cfg)
     settings = cfg.release
     paths = {
         "slayer/present_population": lake.table_path(cfg, "slayer", TABLE, mno=mno),
@@ -122,7 +119,7 @@ def run_release(
     }
     if settings.zones_table:
         paths["reference/zones"] = settings.zones_table
-    require_tables(spark, paths)
+    lake.require_tables(spark, paths)
     # Pin each input to the version recorded in the manifest.
     inputs = {
         n: {"path": p, "delta_version": lake.delta_version(spark, p)} for n, p in paths.items()

@@ -7,6 +7,7 @@ network becomes a plan row valid on that day.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -17,7 +18,7 @@ from rmf_spark.clayer.settings import ConvergenceSettings, GridSettings, PriorSe
 from rmf_spark.lake import read_delta, table_path, write_delta
 from tests.conftest import MULTIMNO_SAMPLE
 
-MNO, DAY = "mno_mm", "2023-01-08"
+MNO, DAY = "mno_mm", dt.date(2023, 1, 8)
 
 
 def _bronze_cells(spark):

@@ -1,6 +1,6 @@
 """Acceptance on the tiny synthetic world: do true positions fall in the serving cell's footprint?
 
-Cells go through the D-layer (``ingest_cells``) and the C-layer (``run_convergence``) on the
+Cells go through the D-layer (``run_ingest_cells``) and the C-layer (``run_convergence``) on the
 world's first day. The truth has positions per person at hourly time points, not per event, so
 the events compared are those within ``WINDOW_S`` of a time point (read from the raw CSV,
 their MSISDN linked to the person by ``truth/devices``). Reported: the share of those events
@@ -10,6 +10,7 @@ time point and the event blur the figure; the wider the window, the lower it is.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from pyspark.sql import functions as F
@@ -25,7 +26,7 @@ WINDOW_S = 300
 
 
 def test_true_positions_lie_in_the_footprint(spark, test_config, tiny_world, tmp_path):
-    from rmf_spark.dlayer.runner import ingest_cells
+    from rmf_spark.dlayer.runner import run_ingest_cells
 
     day = json.loads((tiny_world / "synth_manifest.json").read_text())["start_date"]
     cfg = load_config(
@@ -39,8 +40,8 @@ def test_true_positions_lie_in_the_footprint(spark, test_config, tiny_world, tmp
             "convergence.reference_dir": str(tiny_world / "reference"),
         },
     )
-    ingest_cells(cfg, mno_id=MNO, spark=spark)
-    summary = run_convergence(spark, cfg, mno=MNO, date=day)
+    run_ingest_cells(spark, cfg, mno=MNO)
+    summary = run_convergence(spark, cfg, mno=MNO, date=dt.date.fromisoformat(day))
     assert summary["footprints_computed"] > 0
 
     raw = (

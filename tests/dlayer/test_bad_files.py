@@ -7,7 +7,7 @@ import gzip
 
 import pytest
 
-from rmf_spark.dlayer.runner import ingest_events
+from rmf_spark.dlayer.runner import run_ingest
 from rmf_spark.errors import ConfigError, InputDataError
 from tests.dlayer import rawfiles
 
@@ -20,7 +20,7 @@ def _events(raw_dir):
 
 def _expect(cfg, spark, code, name, mno="mno_a"):
     with pytest.raises(InputDataError) as err:
-        ingest_events(cfg, mno_id=mno, date=DAY, spark=spark)
+        run_ingest(spark, cfg, mno=mno, date=DAY)
     assert err.value.code == code
     assert name in str(err.value)
     assert "\tat " not in str(err.value) and "Py4J" not in str(err.value)
@@ -96,5 +96,5 @@ def test_ingest_events_truncated_gzip_names_file(spark, test_config, tmp_path, r
 
 def test_ingest_events_unknown_mno_is_a_config_error(spark, cfg):
     with pytest.raises(ConfigError) as err:
-        ingest_events(cfg, mno_id="mno_z", date=DAY, spark=spark)
+        run_ingest(spark, cfg, mno="mno_z", date=DAY)
     assert err.value.code == "UNKNOWN_MNO" and "mno_z" in str(err.value)

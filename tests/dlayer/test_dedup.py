@@ -8,7 +8,7 @@ from rmf_spark import lake
 from rmf_spark.dlayer import runner
 from rmf_spark.dlayer import schemas as S
 from rmf_spark.dlayer.dedup import duplicated_hashes, later_copies
-from rmf_spark.dlayer.runner import ingest_events
+from rmf_spark.dlayer.runner import run_ingest
 from tests.dlayer import rawfiles
 from tests.dlayer.conftest import make_config
 
@@ -53,7 +53,7 @@ def test_aggregation_fallback_gives_the_same_tables(spark, test_config, tmp_path
     for limit in (runner._MAX_BROADCAST_COPIES, 0):
         monkeypatch.setattr(runner, "_MAX_BROADCAST_COPIES", limit)
         cfg = make_config(test_config, tmp_path / f"lake_{limit}", raw)
-        counts = ingest_events(cfg, mno_id="mno_a", date=DAY, spark=spark)
+        counts = run_ingest(spark, cfg, mno="mno_a", date=DAY)
         path = lake.table_path(cfg, S.LAYER, S.EVENTS, mno="mno_a")
         rows = sorted(map(str, lake.read_delta(spark, path).collect()))
         out[limit] = (counts, rows)

@@ -13,7 +13,7 @@ import logging
 from rmf_spark import lake
 from rmf_spark.dlayer import readers
 from rmf_spark.dlayer import schemas as S
-from rmf_spark.dlayer.runner import ingest_events
+from rmf_spark.dlayer.runner import run_ingest
 from tests.dlayer import rawfiles
 from tests.dlayer.conftest import make_config
 
@@ -28,7 +28,7 @@ def _rows(spark, cfg, table):
 
 def _load(spark, cfg, caplog):
     with caplog.at_level(logging.INFO, logger="rmf_spark.dlayer.runner"):
-        counts = ingest_events(cfg, mno_id="mno_b", date=DAY, spark=spark)
+        counts = run_ingest(spark, cfg, mno="mno_b", date=DAY)
     route = [r.getMessage() for r in caplog.records if "events parsed by" in r.getMessage()]
     caplog.clear()
     return counts, route[-1]

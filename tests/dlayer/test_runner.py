@@ -13,7 +13,7 @@ import pytest
 
 from rmf_spark import lake
 from rmf_spark.dlayer import schemas as S
-from rmf_spark.dlayer.runner import ingest_cells, ingest_events
+from rmf_spark.dlayer.runner import run_ingest, run_ingest_cells
 from tests.dlayer import rawfiles
 from tests.dlayer.conftest import make_config
 
@@ -75,12 +75,10 @@ def loaded(spark, test_config, tmp_path_factory):
     cfg = make_config(test_config, tmp / "lake", raw)
     log_file = tmp / "captured.log"
     with _captured(log_file):
-        counts = {
-            m: ingest_events(cfg, mno_id=m, date=DAY, spark=spark) for m in ("mno_a", "mno_b")
-        }
+        counts = {m: run_ingest(spark, cfg, mno=m, date=DAY) for m in ("mno_a", "mno_b")}
         first = _snapshot(spark, cfg, "mno_a")
-        again = ingest_events(cfg, mno_id="mno_a", date=DAY, spark=spark)
-        cells = ingest_cells(cfg, mno_id="mno_a", spark=spark)
+        again = run_ingest(spark, cfg, mno="mno_a", date=DAY)
+        cells = run_ingest_cells(spark, cfg, mno="mno_a")
     return SimpleNamespace(
         cfg=cfg,
         counts=counts,
@@ -220,7 +218,7 @@ def test_ingest_cells_imputes_and_quarantines(spark, loaded):
 
 def test_ingest_multimno_sample_every_row_accounted(spark, test_config, tmp_path):
     cfg = make_config(test_config, tmp_path / "lake", tmp_path / "raw")
-    c = ingest_events(cfg, mno_id="multimno", date=dt.date(2023, 1, 10), spark=spark)
+    c = run_ingest(spark, cfg, mno="multimno", date=dt.date(2023, 1, 10))
     assert c.rows_read == 361  # the sample's rows of 2023-01-10
     assert c.rows_read == c.rows_bronze + c.rows_quarantined + c.duplicates_removed
     assert c.rows_bronze > 0 and c.quarantined_by_reason["NULL_MANDATORY"] > 0
@@ -228,7 +226,7 @@ def test_ingest_multimno_sample_every_row_accounted(spark, test_config, tmp_path
     assert bronze.count() == c.rows_bronze
     ids = {r[0] for r in bronze.select("device_id").distinct().collect()}
     assert all(len(i) == 64 and i == i.lower() for i in ids)  # binary user_id carried as hex
-    cells = ingest_cells(cfg, mno_id="multimno", spark=spark)
+    cells = run_ingest_cells(spark, cfg, mno="multimno")
     assert cells.rows_read == 150
     assert cells.rows_read == cells.rows_bronze + cells.rows_quarantined + cells.duplicates_removed
     df = _table(spark, cfg, "cells", "multimno")

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from rmf_spark import lake
-from rmf_spark.dlayer.runner import ingest_events
+from rmf_spark.dlayer.runner import run_ingest
 from tests.dlayer.conftest import make_config
 
 QUARANTINED = {
@@ -42,7 +42,7 @@ def test_ingest_events_matches_fault_truth_tags(spark, test_config, tmp_path, ti
     )
     tag = {(str(r["record_id"]), r["fault_kind"]) for r in tags.collect()}
     for day in _days(events_dir)[:1]:  # one day keeps the suite short
-        c = ingest_events(cfg, mno_id=mno, date=day, spark=spark)
+        c = run_ingest(spark, cfg, mno=mno, date=day)
         assert c.rows_read == c.rows_bronze + c.rows_quarantined + c.duplicates_removed
         q = {
             str(r["record_id"]): r["reason_codes"]

@@ -12,7 +12,7 @@ from rmf_spark import lake
 from rmf_spark.dlayer import schemas as S
 from rmf_spark.dlayer.audit import AccountingError
 from rmf_spark.dlayer.readers import Splits
-from rmf_spark.dlayer.runner import ingest_events
+from rmf_spark.dlayer.runner import run_ingest
 from rmf_spark.dlayer.validate import codes_where
 
 DAY = dt.date(2024, 1, 15)
@@ -46,6 +46,6 @@ def test_splits_from_counts_offsets_each_split_by_the_lines_before_it():
 def test_ingest_events_passes_that_disagree_raise_and_write_no_audit(spark, cfg, monkeypatch):
     monkeypatch.setattr(Splits, "data_rows", lambda self, *, header: 10**6)
     with pytest.raises(AccountingError, match="counted before the load"):
-        ingest_events(cfg, mno_id="mno_a", date=DAY, spark=spark)
+        run_ingest(spark, cfg, mno="mno_a", date=DAY)
     audit = lake.table_path(cfg, S.LAYER, S.LOAD_AUDIT, mno="mno_a")
     assert not lake.table_exists(spark, audit)

@@ -59,13 +59,13 @@ def test_run_evaluate_tiny_world(spark, test_config, tmp_path):
     world = tw.pipeline_lake(spark, test_config)
     tw.write_truth(spark, world, tmp_path / "truth")
     result = run_evaluate(
+        spark,
         test_config,
         mno=tw.MNO,
-        truth_dir=tmp_path / "truth",
         start=world["start"],
         end=world["end"],
+        truth_dir=tmp_path / "truth",
         out=tmp_path / "report.html",
-        spark=spark,
     )
     pp = result["accuracy"]["present_population"]
     assert set(pp) == {"em", "naive", "population_nae_zone"}

@@ -21,7 +21,7 @@ def released(spark, test_config, tmp_path_factory):
     world = tw.pipeline_lake(spark, test_config)
     out = tmp_path_factory.mktemp("release")
     manifest = run_release(
-        test_config, mno=tw.MNO, start=world["start"], end=world["end"], spark=spark, out_dir=out
+        spark, test_config, mno=tw.MNO, start=world["start"], end=world["end"], out_dir=out
     )
     table = lake.read_delta(
         spark, lake.table_path(test_config, "release", "present_population", mno=tw.MNO)

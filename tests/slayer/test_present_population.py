@@ -6,11 +6,12 @@ from datetime import datetime
 
 import numpy as np
 
-from rmf_spark.slayer.present_population import (
+from rmf_spark.slayer.present_population.em import em_density
+from rmf_spark.slayer.present_population.estimators import (
     compute_em_tile_devices,
     compute_naive_tile_devices,
-    em_density,
 )
+from rmf_spark.slayer.present_population.settings import PresentPopulationSettings
 
 # Three overlapping cells over three tiles; column j = P(cell | tile j), each column sums to 1.
 P = np.array([[0.8, 0.2, 0.0], [0.2, 0.6, 0.2], [0.0, 0.2, 0.8]])
@@ -52,7 +53,9 @@ def test_em_density_matches_numpy_reference_and_stops_at_cap():
 def test_em_density_starts_uniform_over_covered_tiles_only():
     p = np.array([[1.0, 0.5, 0.0, 0.0], [0.0, 0.5, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
     i, j, v = _coo(p)
-    got = em_density(np.array([6.0, 0.0, 0.0]), i, j, v, n_tiles=4, max_iterations=1)
+    got = em_density(
+        np.array([6.0, 0.0, 0.0]), i, j, v, n_tiles=4, max_iterations=1, relative_tolerance=1e-4
+    )
     # tiles 0 and 1 are covered by the only counted cell; one step from [3, 3, 0, 0]
     np.testing.assert_allclose(got.density, [4.0, 2.0, 0.0, 0.0])
 
@@ -78,7 +81,10 @@ def _frames(spark):
 def test_compute_em_beats_naive_and_conserves_totals(spark):
     counts, cp = _frames(spark)
     em = compute_em_tile_devices(
-        counts, connection_probability=cp, max_iterations=5000, relative_tolerance=1e-10
+        counts,
+        connection_probability=cp,
+        settings=PresentPopulationSettings(max_iterations=5000, relative_tolerance=1e-10),
+        dominance_steepness=0.2,
     )
     naive = compute_naive_tile_devices(counts, connection_probability=cp)
     em_u = np.zeros(3)

@@ -10,13 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rmf_spark.clayer.radio import log_distance_strength_dbm, signal_dominance
-from rmf_spark.slayer.present_population import compute_em_tile_devices
-from rmf_spark.slayer.reach_calibration import (
-    ReachCalibrationSettings,
+from rmf_spark.slayer.present_population.estimators import compute_em_tile_devices
+from rmf_spark.slayer.present_population.reach_calibration import (
     apply_reach_offsets,
     calibrate_reach,
     compute_reach_offsets,
     compute_ta_event_counts,
+)
+from rmf_spark.slayer.present_population.settings import (
+    PresentPopulationSettings,
+    ReachCalibrationSettings,
 )
 
 STEP = 78.12
@@ -84,6 +87,7 @@ def test_calibration_recovers_a_shorter_reach_and_moves_p_towards_the_truth():
         _ta_events(TRUE, devices),
         settings=ReachCalibrationSettings(rounds=8, min_events=10),
         steepness=STEEPNESS,
+        ta_buffer=1,
     )
     off = got.offsets.set_index("cell_id")["ple_offset"]
     assert 0.35 < off["A"] < 0.65, off.to_dict()  # true offset +0.5
@@ -98,11 +102,15 @@ def test_calibration_recovers_a_shorter_reach_and_moves_p_towards_the_truth():
 
 def test_no_ta_events_or_too_few_leave_the_model_unchanged():
     empty = _ta_events(TRUE, np.ones(80)).iloc[0:0]
-    got = calibrate_reach(NOMINAL, empty, settings=ReachCalibrationSettings(), steepness=STEEPNESS)
+    got = calibrate_reach(
+        NOMINAL, empty, settings=ReachCalibrationSettings(), steepness=STEEPNESS, ta_buffer=1
+    )
     np.testing.assert_allclose(_p(got.connection_probability), _p(NOMINAL), rtol=1e-9)
     assert (got.offsets["ple_offset"] == 0).all()
     few = _ta_events(TRUE, np.full(80, 0.1))  # 8 events in all, under min_events
-    got = calibrate_reach(NOMINAL, few, settings=ReachCalibrationSettings(), steepness=STEEPNESS)
+    got = calibrate_reach(
+        NOMINAL, few, settings=ReachCalibrationSettings(), steepness=STEEPNESS, ta_buffer=1
+    )
     np.testing.assert_allclose(_p(got.connection_probability), _p(NOMINAL), rtol=1e-9)
 
 
@@ -119,7 +127,11 @@ def test_calibrated_p_cell_given_tile_sums_to_one_and_offsets_stay_on_the_grid(
     cfg = ReachCalibrationSettings(rounds=rounds, min_events=1, max_offset=0.5)
     truth = _cp(_dominance({"A": ple_a, "B": ple_b}))
     got = calibrate_reach(
-        NOMINAL, _ta_events(truth, np.full(80, scale)), settings=cfg, steepness=STEEPNESS
+        NOMINAL,
+        _ta_events(truth, np.full(80, scale)),
+        settings=cfg,
+        steepness=STEEPNESS,
+        ta_buffer=1,
     )
     sums = got.connection_probability.groupby("tile_id")["p_cell_given_tile"].sum()
     np.testing.assert_allclose(sums.to_numpy(), 1.0, rtol=1e-9)
@@ -166,10 +178,12 @@ def test_offsets_table_reproduces_the_calibration_and_em_conserves_devices(spark
     cfg = ReachCalibrationSettings(min_events=10)
     cp = spark.createDataFrame(NOMINAL.assign(date=day))
     ta_events = spark.createDataFrame(truth.assign(date=day))
-    offsets = compute_reach_offsets(cp, ta_events, settings=cfg, steepness=STEEPNESS).toPandas()
+    offsets = compute_reach_offsets(
+        cp, ta_events, settings=cfg, steepness=STEEPNESS, ta_buffer=1
+    ).toPandas()
     assert sorted(offsets["cell_id"]) == ["A", "B"]
     assert (offsets["date"] == day).all() and offsets["calibrated"].all()
-    direct = calibrate_reach(NOMINAL, truth, settings=cfg, steepness=STEEPNESS)
+    direct = calibrate_reach(NOMINAL, truth, settings=cfg, steepness=STEEPNESS, ta_buffer=1)
     expected = direct.offsets.set_index("cell_id")["ple_offset"]
     got_offsets = offsets.set_index("cell_id")["ple_offset"]
     np.testing.assert_allclose(got_offsets[expected.index], expected, rtol=1e-9)
@@ -192,6 +206,7 @@ def test_offsets_table_reproduces_the_calibration_and_em_conserves_devices(spark
         compute_em_tile_devices(
             counts,
             connection_probability=cp,
+            settings=PresentPopulationSettings(),
             reach_offsets=spark.createDataFrame(offsets),
             dominance_steepness=STEEPNESS,
         )

@@ -6,7 +6,8 @@ import pytest
 
 from rmf_spark import lake
 from rmf_spark.errors import ConfigError, InputDataError
-from rmf_spark.slayer.runner import read_market_share, run_present_population
+from rmf_spark.slayer.inputs import read_market_share
+from rmf_spark.slayer.present_population.runner import run_present_population
 from tests.slayer import tiny_world as tw
 
 
@@ -73,21 +74,19 @@ def test_cli_bad_time_is_an_error_not_a_trace():
 
 def test_run_present_population_missing_input_names_table(spark, test_config):
     with pytest.raises(InputDataError) as err:
-        run_present_population(
-            test_config, mno="no_such_mno", start=tw.START, end=tw.START, spark=spark
-        )
+        run_present_population(spark, test_config, mno="no_such_mno", start=tw.START, end=tw.START)
     assert err.value.code == "INPUT_TABLE_MISSING"
 
 
 def test_read_market_share_requires_a_source(spark, test_config):
     with pytest.raises(ConfigError) as err:
-        read_market_share(spark, test_config.present_population, mno=tw.MNO)
+        read_market_share(spark, test_config, mno=tw.MNO)
     assert err.value.code == "MARKET_SHARE_MISSING"
 
 
-def test_slayer_column_names_match_clayer_schemas():
+def test_clayer_column_names_are_those_of_the_clayer_schemas():
     from rmf_spark.clayer import schemas as c
-    from rmf_spark.slayer import schemas as s
+    from rmf_spark.clayer import schemas as s
 
     assert {s.TILE_ID, s.INSPIRE_100M, s.INSPIRE_1KM, s.X_LL, s.Y_LL} <= set(c.GRID.names)
     assert {s.TILE_ID, s.ZONE_LEVEL, s.ZONE_ID} <= set(c.TILE_ZONE.names)

@@ -6,7 +6,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from rmf_spark.slayer.time_points import compute_cell_counts, time_points, to_device_time_points
+from rmf_spark.slayer.present_population.observations import (
+    compute_cell_counts,
+    time_points,
+    to_device_time_points,
+)
 
 T0 = datetime(2024, 3, 5, 10, 0, 0)
 SCHEMA = (

@@ -10,9 +10,11 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rmf_spark.slayer.present_population import compute_em_tile_devices, observation_matrix
-from rmf_spark.slayer.time_points import compute_cell_counts
-from rmf_spark.slayer.timing_advance import TILE_HALF_DIAGONAL_M, ta_band_range
+from rmf_spark.slayer.present_population.em import observation_matrix
+from rmf_spark.slayer.present_population.estimators import compute_em_tile_devices
+from rmf_spark.slayer.present_population.observations import compute_cell_counts
+from rmf_spark.slayer.present_population.settings import PresentPopulationSettings
+from rmf_spark.slayer.present_population.timing_advance import TILE_HALF_DIAGONAL_M, ta_band_range
 
 LTE = 78.12
 T0 = datetime(2024, 3, 5, 10)
@@ -69,12 +71,12 @@ def test_rows_of_every_ta_sum_back_to_p_cell_given_tile():
 
 
 def test_observation_without_ta_is_the_cell_row():
-    matrix, _ = observation_matrix(_obs([None]), _cp([100.0, 900.0], [0.3, 0.7]))
+    matrix, _ = observation_matrix(_obs([None]), _cp([100.0, 900.0], [0.3, 0.7]), ta_buffer=1)
     np.testing.assert_allclose(matrix.toarray(), [[0.3, 0.7]])
 
 
 def test_ta_no_tile_can_produce_falls_back_to_the_cell_row():
-    matrix, _ = observation_matrix(_obs([200]), _cp([100.0, 900.0], [0.3, 0.7]))
+    matrix, _ = observation_matrix(_obs([200]), _cp([100.0, 900.0], [0.3, 0.7]), ta_buffer=1)
     np.testing.assert_allclose(matrix.toarray(), [[0.3, 0.7]])
 
 
@@ -86,20 +88,27 @@ def _counts(spark, rows):
     )
 
 
+def _em(counts, cp):
+    return compute_em_tile_devices(
+        counts,
+        connection_probability=cp,
+        settings=PresentPopulationSettings(),
+        dominance_steepness=0.2,
+    )
+
+
 def test_em_puts_devices_in_the_ring_of_their_ta(spark):
     # one cell, two tiles the radio model cannot tell apart, 150 m and 1 km from the antenna
     cp = spark.createDataFrame(_cp([150.0, 1000.0], [1.0, 1.0]))
     far = int(1000.0 // LTE)
-    with_ta = compute_em_tile_devices(_counts(spark, [(far, 10)]), connection_probability=cp)
+    with_ta = _em(_counts(spark, [(far, 10)]), cp)
     got = {r["tile_id"]: r["devices"] for r in with_ta.collect()}
     assert got == {1: 10.0}
-    without = compute_em_tile_devices(_counts(spark, [(None, 10)]), connection_probability=cp)
+    without = _em(_counts(spark, [(None, 10)]), cp)
     got = {r["tile_id"]: r["devices"] for r in without.collect()}
     assert got == {0: 5.0, 1: 5.0}
     # a TA beyond the footprint keeps its devices (cell row): totals are conserved
-    mixed = compute_em_tile_devices(
-        _counts(spark, [(far, 10), (200, 4), (None, 6)]), connection_probability=cp
-    )
+    mixed = _em(_counts(spark, [(far, 10), (200, 4), (None, 6)]), cp)
     assert np.isclose(sum(r["devices"] for r in mixed.collect()), 20.0)
 
 

@@ -145,7 +145,7 @@ _LAKES: dict[str, dict[str, Any]] = {}
 
 def pipeline_lake(spark, cfg) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """The tiny world in ``cfg``'s lake with present population computed (once per lake)."""
-    from rmf_spark.slayer.runner import run_present_population
+    from rmf_spark.slayer.present_population.runner import run_present_population
 
     key = cfg.lake.root
     if key not in _LAKES:
@@ -155,7 +155,7 @@ def pipeline_lake(spark, cfg) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         )
         end = START + timedelta(hours=HOURS - 1)
         summary = run_present_population(
-            cfg, mno=MNO, start=START, end=end, spark=spark, market_share=shares
+            spark, cfg, mno=MNO, start=START, end=end, market_share=shares
         )
         _LAKES[key] = {**world, "summary": summary, "start": START, "end": end}
     return _LAKES[key]

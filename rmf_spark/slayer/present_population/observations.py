@@ -30,22 +30,20 @@ from datetime import UTC, datetime, timedelta
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from rmf_spark.slayer.schemas import (
+from rmf_spark.clayer.schemas import (
     CELL_ID,
     DEVICE_ID,
-    DEVICES,
     EVENT_TS,
     FOOTPRINT_VERSION,
-    TA_STEP_M,
     TECHNOLOGY,
-    TIME_POINT,
     TIMING_ADVANCE,
     USABLE,
 )
+from rmf_spark.slayer.aggregate.schemas import DEVICES
+from rmf_spark.slayer.present_population.schemas import TA_STEP_M, TIME_POINT
 
 __all__ = [
     "compute_cell_counts",
-    "parse_time_bound",
     "ta_step_of_technology",
     "time_points",
     "to_device_time_points",
@@ -212,29 +210,3 @@ def compute_cell_counts(
     return df.groupBy(
         TIME_POINT, CELL_ID, FOOTPRINT_VERSION, ta.alias(TIMING_ADVANCE), step.alias(TA_STEP_M)
     ).agg(F.count(F.lit(1)).alias(DEVICES))
-
-
-def parse_time_bound(text: str, *, end: bool = False) -> datetime:
-    """A time range bound from the command line: ISO date or date-time, UTC.
-
-    A bare date as ``end`` means the end of that day (``23:59:59``), so ``--start 2024-03-05
-    --end 2024-03-05`` covers the whole day.
-
-    Raises
-    ------
-    rmf_spark.errors.RmfError
-        Not an ISO date or date-time (code ``BAD_ARGUMENT``).
-    """
-    from rmf_spark.errors import RmfError
-
-    try:
-        if len(text) == 10:
-            day = datetime.fromisoformat(text)
-            return day + timedelta(days=1, seconds=-1) if end else day
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise RmfError(
-            f"{text!r} is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM:SS)",
-            code="BAD_ARGUMENT",
-        ) from None
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value

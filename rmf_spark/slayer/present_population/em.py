@@ -1,4 +1,4 @@
-"""Device density per 100 m tile from devices per cell: the EM estimator and a naive baseline.
+"""The EM estimator of device density per 100 m tile from devices per observation (cell, TA band).
 
 Notes
 -----
@@ -18,14 +18,14 @@ started from the uniform density over the tiles covered by the counted cells,
 relative tolerance, or after ``max_iterations``.
 
 When events carry a timing advance (TA), the observation i is the pair (cell, TA band) and
-``p_ij = P(cell | tile j) * P(TA | cell, tile j)`` (:mod:`rmf_spark.slayer.timing_advance`):
+``p_ij = P(cell | tile j) * P(TA | cell, tile j)`` (:mod:`~.timing_advance`):
 the TA confines the device to a ring around the antenna, which the radio model alone cannot
 (on the small synthetic world it cuts the zone-level error by about a third,
 docs/present-population.md). An observed TA that no tile of the cell's footprint can produce
 falls back to the cell's own row, so no device is lost.
 
-The naive baseline puts each device of cell i on the cell's most probable tile,
-``argmax_j P(tile j | cell i)`` (ties to the smallest tile id).
+This module is numpy and scipy only; :mod:`~rmf_spark.slayer.present_population.estimators`
+runs it per date in Spark.
 """
 
 from __future__ import annotations
@@ -34,51 +34,26 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
-from rmf_spark.slayer.reach_calibration import (
-    PLE_OFFSET,
-    SIGNAL_DOMINANCE,
-    apply_reach_offsets,
-)
-from rmf_spark.slayer.schemas import (
+from rmf_spark.clayer.schemas import (
     CELL_ID,
-    DEVICES,
     DISTANCE_M,
     FOOTPRINT_VERSION,
     P_CELL_GIVEN_TILE,
-    P_TILE_GIVEN_CELL,
-    TA_STEP_M,
     TILE_ID,
-    TIME_POINT,
     TIMING_ADVANCE,
 )
-from rmf_spark.slayer.timing_advance import ta_band_range
+from rmf_spark.slayer.present_population.schemas import TA_STEP_M
+from rmf_spark.slayer.present_population.timing_advance import ta_band_range
 
 __all__ = [
     "EmResult",
     "ObservationStructure",
-    "compute_em_tile_devices",
-    "compute_naive_tile_devices",
     "em_density",
+    "em_iterate",
     "observation_matrix",
     "observation_structure",
 ]
-
-DATE = "date"
-_TILE_DEVICES_SCHEMA = f"{TIME_POINT} timestamp, {TILE_ID} long, {DEVICES} double"
-
-
-def _join_keys(connection_probability: DataFrame) -> list[str]:
-    # connection_probability is per date (the cells active that day set P(cell | tile)):
-    # a time point uses the probabilities of its own date.
-    keys = [CELL_ID, FOOTPRINT_VERSION]
-    return [*keys, DATE] if DATE in connection_probability.columns else keys
-
-
-def _with_date(cell_counts: DataFrame, keys: list[str]) -> DataFrame:
-    return cell_counts.withColumn(DATE, F.to_date(TIME_POINT)) if DATE in keys else cell_counts
 
 
 class EmResult(NamedTuple):
@@ -96,8 +71,8 @@ def em_density(
     p_cell_given_tile: np.ndarray,
     *,
     n_tiles: int,
-    max_iterations: int = 5,
-    relative_tolerance: float = 1e-4,
+    max_iterations: int,
+    relative_tolerance: float,
 ) -> EmResult:
     """EM (MLE-Poisson) device density per tile from devices per cell.
 
@@ -110,9 +85,9 @@ def em_density(
     n_tiles
         Number of tiles (columns); tiles without any entry get density 0.
     max_iterations
-        Iteration cap (default 5: early stopping regularises; MultiMNO uses 20).
+        Iteration cap (``present_population.max_iterations``: early stopping regularises).
     relative_tolerance
-        Stop when ``sum_j |u_new - u_old| / sum_i c_i`` is below it (default 1e-4).
+        Stop when ``sum_j |u_new - u_old| / sum_i c_i`` is below it.
 
     Returns
     -------
@@ -129,7 +104,8 @@ def em_density(
     --------
     >>> import numpy as np
     >>> r = em_density(np.array([10.0]), np.array([0, 0]), np.array([0, 1]),
-    ...                np.array([1.0, 1.0]), n_tiles=2)
+    ...                np.array([1.0, 1.0]), n_tiles=2, max_iterations=5,
+    ...                relative_tolerance=1e-4)
     >>> r.density.tolist()
     [5.0, 5.0]
     """
@@ -139,7 +115,7 @@ def em_density(
         (np.asarray(p_cell_given_tile, dtype=float), (cell_index, tile_index)),
         shape=(len(counts), n_tiles),
     )
-    return _em_iterate(
+    return em_iterate(
         np.asarray(counts, dtype=float),
         p,
         p.T.tocsr(),
@@ -148,7 +124,7 @@ def em_density(
     )
 
 
-def _em_iterate(
+def em_iterate(
     counts: np.ndarray,
     p,  # type: ignore[no-untyped-def]  # scipy.sparse csr (cells x tiles)
     pt,  # type: ignore[no-untyped-def]  # its transpose, csr
@@ -156,6 +132,8 @@ def _em_iterate(
     max_iterations: int,
     relative_tolerance: float,
 ) -> EmResult:
+    """The EM iteration of :func:`em_density` on a prebuilt sparse matrix ``p`` (cells x tiles)
+    and its transpose ``pt``, so that one matrix serves many count vectors."""
     n_tiles = p.shape[1]
     # Cells without any footprint tile cannot be located; their devices are not spread.
     located = np.asarray(p.sum(axis=1)).ravel() > 0
@@ -198,7 +176,7 @@ class ObservationStructure(NamedTuple):
 
 
 def observation_structure(
-    observations: pd.DataFrame, cp: pd.DataFrame, *, ta_buffer: int = 1
+    observations: pd.DataFrame, cp: pd.DataFrame, *, ta_buffer: int
 ) -> ObservationStructure:
     """The layout of :func:`observation_matrix`, reusable for other values of
     ``p_cell_given_tile`` on the same pairs (the reach calibration changes only the values).
@@ -281,7 +259,7 @@ def observation_structure(
     )
 
 
-def observation_matrix(observations: pd.DataFrame, cp: pd.DataFrame, *, ta_buffer: int = 1):  # type: ignore[no-untyped-def]
+def observation_matrix(observations: pd.DataFrame, cp: pd.DataFrame, *, ta_buffer: int):  # type: ignore[no-untyped-def]
     """The sparse matrix ``p_ij`` of observations i (cell, or cell and TA band) by tiles j.
 
     Parameters
@@ -293,7 +271,7 @@ def observation_matrix(observations: pd.DataFrame, cp: pd.DataFrame, *, ta_buffe
         ``cell_id, footprint_version, tile_id, p_cell_given_tile`` and optionally
         ``distance_m`` (without it, or where it is null, the TA is not used).
     ta_buffer
-        TA bands added either side (:func:`~rmf_spark.slayer.timing_advance.ta_band_range`).
+        TA bands added either side (:func:`~.timing_advance.ta_band_range`).
 
     Returns
     -------
@@ -303,170 +281,3 @@ def observation_matrix(observations: pd.DataFrame, cp: pd.DataFrame, *, ta_buffe
     """
     structure = observation_structure(observations, cp, ta_buffer=ta_buffer)
     return structure.matrix(cp[P_CELL_GIVEN_TILE].to_numpy(dtype=float)), structure.tiles
-
-
-def _em_per_date(  # type: ignore[no-untyped-def]
-    max_iterations: int,
-    relative_tolerance: float,
-    ta_buffer: int,
-    steepness: float,
-):
-    def run(counts: pd.DataFrame, cp: pd.DataFrame) -> pd.DataFrame:
-        out = [
-            pd.DataFrame(
-                {
-                    TIME_POINT: pd.Series([], dtype="datetime64[ns]"),
-                    TILE_ID: pd.Series([], dtype="int64"),
-                    DEVICES: pd.Series([], dtype="float64"),
-                }
-            )
-        ]
-        if counts.empty or cp.empty:
-            return out[0]
-        # a date without calibrated cells keeps the C-layer's probabilities as they are
-        if PLE_OFFSET in cp.columns and cp[PLE_OFFSET].notna().any():
-            cp = apply_reach_offsets(cp, steepness=steepness)
-        obs_cols = [CELL_ID, FOOTPRINT_VERSION, TIMING_ADVANCE, TA_STEP_M]
-        key = pd.MultiIndex.from_frame(
-            counts[obs_cols].astype(str)  # nulls become "None"/"nan", equal among themselves
-        )
-        obs_codes, _ = pd.factorize(key)
-        first = pd.Series(np.arange(len(counts))).groupby(obs_codes).first().to_numpy()
-        observations = counts.iloc[first][obs_cols].reset_index(drop=True)
-        p, tiles = observation_matrix(observations, cp, ta_buffer=ta_buffer)
-        pt = p.T.tocsr()
-        devices = counts[DEVICES].to_numpy(dtype=float)
-        for time_point, idx in counts.groupby(TIME_POINT).indices.items():
-            c = np.bincount(obs_codes[idx], weights=devices[idx], minlength=len(observations))
-            result = _em_iterate(
-                c, p, pt, max_iterations=max_iterations, relative_tolerance=relative_tolerance
-            )
-            keep = result.density > 0
-            out.append(
-                pd.DataFrame(
-                    {TIME_POINT: time_point, TILE_ID: tiles[keep], DEVICES: result.density[keep]}
-                )
-            )
-        return pd.concat(out, ignore_index=True)
-
-    return run
-
-
-def compute_em_tile_devices(
-    cell_counts: DataFrame,
-    *,
-    connection_probability: DataFrame,
-    max_iterations: int = 5,
-    relative_tolerance: float = 1e-4,
-    ta_buffer: int = 1,
-    reach_offsets: DataFrame | None = None,
-    dominance_steepness: float = 0.2,
-) -> DataFrame:
-    """Estimated devices per (time point, 100 m tile) with the EM estimator.
-
-    Parameters
-    ----------
-    cell_counts
-        ``time_point, cell_id, footprint_version, devices`` and optionally
-        ``timing_advance, ta_step_m`` (:func:`compute_cell_counts`).
-    connection_probability
-        C-layer ``connection_probability``: ``cell_id, footprint_version, tile_id,
-        p_cell_given_tile`` and, when present, ``distance_m`` (for the TA) and ``date`` (the
-        probabilities of the time point's date are used). Devices of cells without a row are
-        not located.
-    max_iterations, relative_tolerance
-        EM stopping rule (config ``present_population``).
-    ta_buffer
-        TA bands added either side of those a tile can produce.
-    reach_offsets
-        ``date, cell_id, footprint_version, ple_offset`` and optionally ``calibrated``
-        (:func:`~rmf_spark.slayer.reach_calibration.compute_reach_offsets`). When given (and
-        ``connection_probability`` has ``signal_dominance`` and ``date``), each date's
-        ``P(cell | tile)`` is first recomputed with the offsets of that date
-        (:func:`~rmf_spark.slayer.reach_calibration.apply_reach_offsets`).
-    dominance_steepness
-        Logistic steepness per dB of the C-layer's dominance (``convergence.radio.steepness``).
-
-    Returns
-    -------
-    DataFrame
-        ``time_point timestamp, tile_id long, devices double`` (tiles with a positive
-        estimate). Per time point the devices sum to the devices of cells with a footprint.
-
-    Notes
-    -----
-    One pandas group per date (a ``cogroup`` of the counts and the connection probabilities
-    of that date): the sparse matrix is built once per date and shared by the date's time
-    points, so the probabilities are shuffled once per date rather than once per time point.
-    Formula and sources: module notes.
-    """
-    keys = _join_keys(connection_probability)
-    distance = F.col(DISTANCE_M) if DISTANCE_M in connection_probability.columns else F.lit(None)
-    calibrate = (
-        reach_offsets is not None
-        and DATE in keys
-        and SIGNAL_DOMINANCE in connection_probability.columns
-    )
-    dominance = [F.col(SIGNAL_DOMINANCE).cast("double")] if calibrate else []
-    cp = connection_probability.select(
-        *keys,
-        F.col(TILE_ID).cast("long").alias(TILE_ID),
-        P_CELL_GIVEN_TILE,
-        distance.cast("double").alias(DISTANCE_M),
-        *dominance,
-    ).where(F.col(P_CELL_GIVEN_TILE) > 0)
-    if calibrate:
-        assert reach_offsets is not None
-        # a cell without a row keeps offset 0; rows of uncalibrated cells are 0 anyway
-        offsets = reach_offsets
-        if "calibrated" in offsets.columns:
-            offsets = offsets.where(F.col("calibrated"))
-        offsets = offsets.select(*keys, F.col(PLE_OFFSET).cast("double"))
-        cp = cp.join(offsets, on=keys, how="left")
-    ta_cols = [
-        (F.col(c) if c in cell_counts.columns else F.lit(None)).cast(t).alias(c)
-        for c, t in ((TIMING_ADVANCE, "int"), (TA_STEP_M, "double"))
-    ]
-    counts = _with_date(cell_counts, keys).select(
-        TIME_POINT, *keys, *ta_cols, F.col(DEVICES).cast("double").alias(DEVICES)
-    )
-    group = F.col(DATE) if DATE in keys else F.lit(0).alias("_all")
-    fn = _em_per_date(max_iterations, relative_tolerance, ta_buffer, dominance_steepness)
-    return counts.groupBy(group).cogroup(cp.groupBy(group)).applyInPandas(fn, _TILE_DEVICES_SCHEMA)
-
-
-def compute_naive_tile_devices(
-    cell_counts: DataFrame, *, connection_probability: DataFrame
-) -> DataFrame:
-    """Devices per (time point, 100 m tile), each device on its cell's most probable tile.
-
-    Parameters
-    ----------
-    cell_counts
-        ``time_point, cell_id, footprint_version, devices``.
-    connection_probability
-        ``cell_id, footprint_version, tile_id, p_tile_given_cell``.
-
-    Returns
-    -------
-    DataFrame
-        ``time_point timestamp, tile_id long, devices double``.
-
-    Notes
-    -----
-    ``tile(i) = argmax_j P(tile j | cell i)``, ties to the smallest tile id; the baseline the
-    issue compares EM with.
-    """
-    keys = _join_keys(connection_probability)
-    best = connection_probability.groupBy(*keys).agg(
-        F.max_by(
-            F.col(TILE_ID).cast("long"),
-            F.struct(F.col(P_TILE_GIVEN_CELL), -F.col(TILE_ID).cast("long")),
-        ).alias(TILE_ID)
-    )
-    return (
-        _with_date(cell_counts, keys)
-        .join(best, on=keys, how="inner")
-        .groupBy(TIME_POINT, TILE_ID)
-        .agg(F.sum(DEVICES).cast("double").alias(DEVICES))
-    )

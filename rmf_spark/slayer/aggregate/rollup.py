@@ -10,29 +10,23 @@ one, ``population / devices``. An area's population is null when any of its tile
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from rmf_spark.slayer.schemas import (
+from rmf_spark.clayer.schemas import INSPIRE_1KM, INSPIRE_100M, TILE_ID, ZONE_ID, ZONE_LEVEL
+from rmf_spark.slayer.aggregate.schemas import (
     AREA_ID,
     DEVICES,
     EXPANSION_FACTOR,
-    INSPIRE_1KM,
-    INSPIRE_100M,
     LEVEL,
     LEVEL_1KM,
     LEVEL_100M,
-    METHOD,
     POPULATION,
-    TILE_ID,
-    TIME_POINT,
-    ZONE_ID,
-    ZONE_LEVEL,
 )
 
 __all__ = ["compute_rollups"]
-
-_OUT = [TIME_POINT, LEVEL, AREA_ID, METHOD, DEVICES, POPULATION, EXPANSION_FACTOR]
 
 
 def _sum_or_null(name: str) -> Column:
@@ -41,9 +35,9 @@ def _sum_or_null(name: str) -> Column:
     )
 
 
-def _aggregate(df: DataFrame, level: Column, area: Column) -> DataFrame:
+def _aggregate(df: DataFrame, keys: Sequence[str], level: Column, area: Column) -> DataFrame:
     return (
-        df.groupBy(F.col(TIME_POINT), F.col(METHOD), level.alias(LEVEL), area.alias(AREA_ID))
+        df.groupBy(*(F.col(k) for k in keys), level.alias(LEVEL), area.alias(AREA_ID))
         .agg(
             F.sum(DEVICES).cast("double").alias(DEVICES), _sum_or_null(POPULATION).alias(POPULATION)
         )
@@ -51,19 +45,22 @@ def _aggregate(df: DataFrame, level: Column, area: Column) -> DataFrame:
             EXPANSION_FACTOR,
             F.when(F.col(DEVICES) > 0, F.col(POPULATION) / F.col(DEVICES)),
         )
-        .select(*_OUT)
+        .select(*keys, LEVEL, AREA_ID, DEVICES, POPULATION, EXPANSION_FACTOR)
     )
 
 
 def compute_rollups(
-    tile_estimates: DataFrame, *, grid: DataFrame, tile_zone: DataFrame
+    tile_estimates: DataFrame, *, keys: Sequence[str], grid: DataFrame, tile_zone: DataFrame
 ) -> DataFrame:
-    """Estimates at the 100 m, 1 km and zone levels, in the ``present_population`` layout.
+    """Estimates at the 100 m, 1 km and zone levels.
 
     Parameters
     ----------
     tile_estimates
-        ``time_point, method, tile_id, devices, population`` per 100 m tile.
+        ``<keys>, tile_id, devices, population`` per 100 m tile.
+    keys
+        The product's own key columns, kept as they are (present population:
+        ``time_point, method``).
     grid
         C-layer ``grid``: ``tile_id, inspire_100m, inspire_1km``.
     tile_zone
@@ -72,8 +69,8 @@ def compute_rollups(
     Returns
     -------
     DataFrame
-        ``time_point, level ('100m' | '1km' | 'zone_<level>'), area_id (INSPIRE code or
-        zone id), method, devices double, population double, expansion_factor double``.
+        ``<keys>, level ('100m' | '1km' | 'zone_<level>'), area_id (INSPIRE code or zone
+        id), devices double, population double, expansion_factor double``.
 
     Notes
     -----
@@ -90,11 +87,12 @@ def compute_rollups(
         how="inner",
     )
     return (
-        _aggregate(tiles, F.lit(LEVEL_100M), F.col(INSPIRE_100M))
-        .unionByName(_aggregate(tiles, F.lit(LEVEL_1KM), F.col(INSPIRE_1KM)))
+        _aggregate(tiles, keys, F.lit(LEVEL_100M), F.col(INSPIRE_100M))
+        .unionByName(_aggregate(tiles, keys, F.lit(LEVEL_1KM), F.col(INSPIRE_1KM)))
         .unionByName(
             _aggregate(
                 zones,
+                keys,
                 F.concat(F.lit("zone_"), F.col(ZONE_LEVEL).cast("string")),
                 F.col(ZONE_ID),
             )

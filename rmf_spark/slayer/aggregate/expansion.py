@@ -15,19 +15,16 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from rmf_spark.slayer.schemas import (
+from rmf_spark.clayer.schemas import TILE_ID, ZONE_ID, ZONE_LEVEL
+from rmf_spark.slayer.aggregate.schemas import (
     DEVICES,
     EXPANSION_FACTOR,
     POPULATION,
-    TILE_ID,
-    ZONE_ID,
-    ZONE_LEVEL,
+    REGION_ID,
+    SHARE,
 )
 
-__all__ = ["REGION_ID", "SHARE", "with_expansion"]
-
-REGION_ID = "region_id"
-SHARE = "share"
+__all__ = ["with_expansion"]
 
 
 def with_expansion(
@@ -35,8 +32,8 @@ def with_expansion(
     *,
     tile_zone: DataFrame,
     market_share: DataFrame,
-    region_level: int = 1,
-    default_share: float | None = None,
+    region_level: int,
+    default_share: float | None,
 ) -> DataFrame:
     """Add ``expansion_factor`` and ``population`` to devices per 100 m tile.
 
@@ -49,7 +46,7 @@ def with_expansion(
     market_share
         ``region_id, share`` (share in (0, 1]) for this MNO.
     region_level
-        The ``zone_level`` of the regions the shares refer to (default 1).
+        The ``zone_level`` of the regions the shares refer to.
     default_share
         Share for tiles outside any region with a share; ``None`` leaves their
         ``population`` and ``expansion_factor`` null.

@@ -23,7 +23,7 @@ fixed (one Jacobi step per round, each round moving half way to the chosen value
 others keep ``delta_c = 0`` (but their ``P(c | g)`` follows their neighbours'). This is a
 method of moments on the TA, rmf_spark's own: mobloc and MultiMNO use the TA only as a
 posterior update of one event (``reference/methodology.md`` section 1.7), which the EM also
-does (:mod:`rmf_spark.slayer.timing_advance`). ``P(c | g)`` still sums to 1 over cells for
+does (:mod:`~.timing_advance`). ``P(c | g)`` still sums to 1 over cells for
 every tile, so the EM keeps its totals. Cells without TA (3G) are not moved.
 
 On the small synthetic world (day 2, six time points) it brings the zone NAE of the
@@ -38,65 +38,42 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from rmf_spark.config_base import Section
-from rmf_spark.slayer.schemas import (
+from rmf_spark.clayer.schemas import (
     CELL_ID,
-    DEVICES,
+    DATE,
     DISTANCE_M,
     EVENT_TS,
     FOOTPRINT_VERSION,
     P_CELL_GIVEN_TILE,
-    TA_STEP_M,
+    SIGNAL_DOMINANCE,
     TECHNOLOGY,
     TILE_ID,
     TIMING_ADVANCE,
     USABLE,
 )
-from rmf_spark.slayer.time_points import ta_step_of_technology
+from rmf_spark.slayer.aggregate.schemas import DEVICES
+from rmf_spark.slayer.present_population.em import em_iterate, observation_structure
+from rmf_spark.slayer.present_population.observations import ta_step_of_technology
+from rmf_spark.slayer.present_population.schemas import (
+    PLE_OFFSET,
+    REACH_OFFSETS_SCHEMA,
+    TA_STEP_M,
+)
+from rmf_spark.slayer.present_population.settings import ReachCalibrationSettings
 
 __all__ = [
-    "PLE_OFFSET",
-    "REACH_OFFSETS_SCHEMA",
-    "SIGNAL_DOMINANCE",
     "ReachCalibration",
-    "ReachCalibrationSettings",
     "apply_reach_offsets",
     "calibrate_reach",
     "compute_reach_offsets",
     "compute_ta_event_counts",
 ]
 
-SIGNAL_DOMINANCE = "signal_dominance"
-PLE_OFFSET = "ple_offset"
-_DATE = "date"
-#: ``slayer/reach_calibration``: one row per (date, cell) of the connection probabilities
-REACH_OFFSETS_SCHEMA = (
-    f"{_DATE} date, {CELL_ID} string, {FOOTPRINT_VERSION} string, {PLE_OFFSET} double, "
-    "ta_events double, observed_mean_m double, model_mean_m double, calibrated boolean"
-)
 # dominance is a logistic value in (0, 1); clip so that its logit stays finite
 _EPS = 1e-12
-
-
-class ReachCalibrationSettings(Section):
-    """``[present_population.reach_calibration]``: per-cell reach from the timing advance."""
-
-    enabled: bool = Field(True, description="calibrate each cell's distance decay from its TA")
-    rounds: int = Field(4, ge=1, le=50, description="Jacobi rounds over all cells")
-    min_events: int = Field(
-        100, ge=1, description="TA events of the day a cell needs to be calibrated"
-    )
-    max_offset: float = Field(
-        1.0, gt=0, le=5, description="largest |offset| of a path-loss exponent"
-    )
-    offset_step: float = Field(0.125, gt=0, le=1, description="grid step of the offsets")
-    em_iterations: int = Field(
-        5, ge=1, le=1000, description="EM iterations for the events per tile of each round"
-    )
 
 
 class ReachCalibration(NamedTuple):
@@ -134,27 +111,27 @@ def compute_ta_event_counts(
     if not ta_step_m or TIMING_ADVANCE not in events.columns or TECHNOLOGY not in events.columns:
         return events.sparkSession.createDataFrame(
             [],
-            f"{_DATE} date, {CELL_ID} string, {FOOTPRINT_VERSION} string, "
+            f"{DATE} date, {CELL_ID} string, {FOOTPRINT_VERSION} string, "
             f"{TIMING_ADVANCE} int, {TA_STEP_M} double, {DEVICES} double",
         )
     df = events.where(F.col(USABLE))
-    if _DATE in events.columns:  # partition pruning on event_location
-        df = df.where(F.col(_DATE).between(F.lit(start.date()), F.lit(end.date())))
+    if DATE in events.columns:  # partition pruning on event_location
+        df = df.where(F.col(DATE).between(F.lit(start.date()), F.lit(end.date())))
     day = F.to_date(EVENT_TS)
     return (
         df.select(
-            day.alias(_DATE),
+            day.alias(DATE),
             CELL_ID,
             FOOTPRINT_VERSION,
             F.col(TIMING_ADVANCE).cast("int").alias(TIMING_ADVANCE),
             ta_step_of_technology(ta_step_m).alias(TA_STEP_M),
         )
         .where(
-            F.col(_DATE).between(F.lit(start.date()), F.lit(end.date()))
+            F.col(DATE).between(F.lit(start.date()), F.lit(end.date()))
             & F.col(TIMING_ADVANCE).isNotNull()
             & F.col(TA_STEP_M).isNotNull()
         )
-        .groupBy(_DATE, CELL_ID, FOOTPRINT_VERSION, TIMING_ADVANCE, TA_STEP_M)
+        .groupBy(DATE, CELL_ID, FOOTPRINT_VERSION, TIMING_ADVANCE, TA_STEP_M)
         .agg(F.count(F.lit(1)).cast("double").alias(DEVICES))
     )
 
@@ -226,7 +203,7 @@ def calibrate_reach(
     *,
     settings: ReachCalibrationSettings,
     steepness: float,
-    ta_buffer: int = 1,
+    ta_buffer: int,
 ) -> ReachCalibration:
     """Per-cell path-loss offsets fitted to the TA of one day, and the resulting P(cell | tile).
 
@@ -257,9 +234,6 @@ def calibrate_reach(
     -----
     Formula and sources: module notes. Pairs without ``distance_m`` keep their dominance.
     """
-    # imported here because present_population imports this module for the EM per date
-    from rmf_spark.slayer.present_population import _em_iterate, observation_structure
-
     cp = cp.reset_index(drop=True)
     cell_key = pd.MultiIndex.from_frame(cp[[CELL_ID, FOOTPRINT_VERSION]].astype(str))
     codes, cells = pd.factorize(cell_key)
@@ -293,7 +267,7 @@ def calibrate_reach(
         dom, p_pairs = _probabilities(terms, delta[codes])
         tile_total = np.bincount(tile_codes, weights=dom, minlength=n_tiles)
         p = structure.matrix(p_pairs)
-        u = _em_iterate(
+        u = em_iterate(
             observations[DEVICES].to_numpy(dtype=float),
             p,
             p.T.tocsr(),
@@ -347,7 +321,7 @@ def compute_reach_offsets(
     *,
     settings: ReachCalibrationSettings,
     steepness: float,
-    ta_buffer: int = 1,
+    ta_buffer: int,
 ) -> DataFrame:
     """The path-loss offset of every cell on every date with TA events (one pandas group per
     date, :func:`calibrate_reach`).
@@ -371,7 +345,7 @@ def compute_reach_offsets(
         model. Large offsets point at cells whose plan (power, height, azimuth) is wrong.
     """
     cp = connection_probability.select(
-        _DATE,
+        DATE,
         CELL_ID,
         FOOTPRINT_VERSION,
         F.col(TILE_ID).cast("long").alias(TILE_ID),
@@ -380,14 +354,14 @@ def compute_reach_offsets(
         F.col(SIGNAL_DOMINANCE).cast("double").alias(SIGNAL_DOMINANCE),
     ).where(F.col(P_CELL_GIVEN_TILE) > 0)
     ta = ta_event_counts.select(
-        _DATE,
+        DATE,
         CELL_ID,
         FOOTPRINT_VERSION,
         F.col(TIMING_ADVANCE).cast("int").alias(TIMING_ADVANCE),
         F.col(TA_STEP_M).cast("double").alias(TA_STEP_M),
         F.col(DEVICES).cast("double").alias(DEVICES),
     )
-    columns = [c.split()[0] for c in REACH_OFFSETS_SCHEMA.split(", ")]
+    columns = REACH_OFFSETS_SCHEMA.fieldNames()
 
     def run(cp_date: pd.DataFrame, ta_date: pd.DataFrame) -> pd.DataFrame:
         if cp_date.empty or ta_date.empty:
@@ -395,6 +369,6 @@ def compute_reach_offsets(
         offsets = calibrate_reach(
             cp_date, ta_date, settings=settings, steepness=steepness, ta_buffer=ta_buffer
         ).offsets
-        return offsets.assign(**{_DATE: ta_date[_DATE].iloc[0]})[columns]
+        return offsets.assign(**{DATE: ta_date[DATE].iloc[0]})[columns]
 
-    return cp.groupBy(_DATE).cogroup(ta.groupBy(_DATE)).applyInPandas(run, REACH_OFFSETS_SCHEMA)
+    return cp.groupBy(DATE).cogroup(ta.groupBy(DATE)).applyInPandas(run, REACH_OFFSETS_SCHEMA)

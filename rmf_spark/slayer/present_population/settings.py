@@ -1,13 +1,32 @@
-"""The ``[present_population]`` section of a profile (see ``docs/present-population.md``)."""
+"""The ``[present_population]`` section of a profile (see ``docs/present-population.md``).
+
+Light on purpose: pydantic only, so that loading a profile imports no Spark or numpy.
+"""
 
 from __future__ import annotations
 
 from pydantic import Field
 
 from rmf_spark.config_base import Section
-from rmf_spark.slayer.reach_calibration import ReachCalibrationSettings
 
-__all__ = ["PresentPopulationSettings"]
+__all__ = ["PresentPopulationSettings", "ReachCalibrationSettings"]
+
+
+class ReachCalibrationSettings(Section):
+    """``[present_population.reach_calibration]``: per-cell reach from the timing advance."""
+
+    enabled: bool = Field(True, description="calibrate each cell's distance decay from its TA")
+    rounds: int = Field(4, ge=1, le=50, description="Jacobi rounds over all cells")
+    min_events: int = Field(
+        100, ge=1, description="TA events of the day a cell needs to be calibrated"
+    )
+    max_offset: float = Field(
+        1.0, gt=0, le=5, description="largest |offset| of a path-loss exponent"
+    )
+    offset_step: float = Field(0.125, gt=0, le=1, description="grid step of the offsets")
+    em_iterations: int = Field(
+        5, ge=1, le=1000, description="EM iterations for the events per tile of each round"
+    )
 
 
 class PresentPopulationSettings(Section):

@@ -1,0 +1,178 @@
+"""Stage runner of present population: read the C-layer, estimate, write the S-layer tables.
+
+The only module of the estimator that reads or writes the lake. ``rmf statistics
+present-population`` and ``jobs/present_population.py`` call :func:`run_present_population`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from rmf_spark import lake
+from rmf_spark.clayer.schemas import DATE, DISTANCE_M, SIGNAL_DOMINANCE
+from rmf_spark.config import RmfConfig
+from rmf_spark.slayer.aggregate.schemas import DEVICES
+from rmf_spark.slayer.inputs import read_clayer, read_market_share
+from rmf_spark.slayer.present_population.pipeline import (
+    compute_tile_estimates,
+    to_present_population,
+)
+from rmf_spark.slayer.present_population.reach_calibration import (
+    compute_reach_offsets,
+    compute_ta_event_counts,
+)
+from rmf_spark.slayer.present_population.schemas import TIME_POINT
+from rmf_spark.timerange import date_range_predicate, time_range_predicate
+
+__all__ = ["run_present_population"]
+
+log = logging.getLogger(__name__)
+
+_COMMIT_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+
+#: the C-layer tables the estimator reads
+INPUTS = ("event_location", "connection_probability", "grid", "tile_zone")
+
+
+def _write_reach_offsets(
+    spark: SparkSession,
+    cfg: RmfConfig,
+    tables: dict[str, DataFrame],
+    *,
+    mno: str,
+    start: datetime,
+    end: datetime,
+    steepness: float,
+) -> DataFrame:
+    """Fit, write (``<mno>/slayer/reach_calibration``, the dates of [start, end] replaced) and
+    read back the per-cell path-loss offsets of each date."""
+    settings = cfg.present_population
+    ta_events = compute_ta_event_counts(
+        tables["event_location"], start=start, end=end, ta_step_m=settings.timing_advance_step_m
+    )
+    dates = F.col(DATE).between(F.lit(start.date()), F.lit(end.date()))
+    offsets = compute_reach_offsets(
+        tables["connection_probability"].where(dates),
+        ta_events,
+        settings=settings.reach_calibration,
+        steepness=steepness,
+        ta_buffer=settings.timing_advance_buffer,
+    )
+    target = lake.table_path(cfg, "slayer", "reach_calibration", mno=mno)
+    lake.write_delta(
+        offsets,
+        target,
+        partition_by=(DATE,),
+        replace_where=date_range_predicate(start.date(), end.date()),
+    )
+    written = lake.read_delta(spark, target).where(dates)
+    if not log.isEnabledFor(logging.INFO):  # the summary below is one more job
+        return written
+    log.info(
+        "reach calibration %s: %s",
+        mno,
+        written.agg(
+            F.count_if("calibrated").alias("cells_calibrated"),
+            F.count(F.lit(1)).alias("cell_days"),
+            F.round(F.avg(F.when(F.col("calibrated"), F.abs("ple_offset"))), 3).alias(
+                "mean_abs_offset"
+            ),
+        )
+        .first()
+        .asDict(),
+    )
+    return written
+
+
+def run_present_population(
+    spark: SparkSession,
+    cfg: RmfConfig,
+    *,
+    mno: str,
+    start: datetime,
+    end: datetime,
+    market_share: DataFrame | None = None,
+) -> dict[str, Any]:
+    """Compute and write ``<mno>/slayer/present_population`` for time points in [start, end].
+
+    Idempotent: the rows of [start, end] are replaced (Delta ``replaceWhere``), other time
+    ranges are untouched.
+
+    Parameters
+    ----------
+    spark
+        The session (:func:`rmf_spark.session.get_spark`).
+    cfg
+        The profile.
+    mno
+        MNO id (lake folder).
+    start, end
+        First and last time point (UTC, naive datetimes are UTC).
+    market_share
+        ``region_id, share``; default :func:`~rmf_spark.slayer.inputs.read_market_share`.
+
+    Returns
+    -------
+    dict
+        ``path``, ``rows``, ``time_points``, ``devices_counted`` (EM, at 100 m, summed over
+        time points) and ``input_versions`` (Delta version per C-layer table).
+
+    Raises
+    ------
+    rmf_spark.errors.InputDataError
+        A C-layer table is missing (code ``INPUT_TABLE_MISSING``).
+    """
+    inputs = read_clayer(spark, cfg, mno=mno, names=INPUTS)
+    t, versions = inputs.tables, inputs.versions
+    shares = market_share if market_share is not None else read_market_share(spark, cfg, mno=mno)
+    settings = cfg.present_population
+    steepness = cfg.convergence.radio.steepness
+    offsets = None
+    cp_columns = set(t["connection_probability"].columns)
+    if settings.reach_calibration.enabled and {DATE, SIGNAL_DOMINANCE, DISTANCE_M} <= cp_columns:
+        offsets = _write_reach_offsets(
+            spark, cfg, t, mno=mno, start=start, end=end, steepness=steepness
+        )
+    # The tile estimates feed three roll-ups: computed once (the EM runs once).
+    tiles = compute_tile_estimates(
+        t["event_location"],
+        connection_probability=t["connection_probability"],
+        tile_zone=t["tile_zone"],
+        market_share=shares,
+        start=start,
+        end=end,
+        settings=settings,
+        dominance_steepness=steepness,
+        reach_offsets=offsets,
+    ).persist()
+    out = to_present_population(tiles, grid=t["grid"], tile_zone=t["tile_zone"])
+    target = lake.table_path(cfg, "slayer", "present_population", mno=mno)
+    window = time_range_predicate(start, end)
+    # The commit records the C-layer versions it was computed from (read by the release).
+    spark.conf.set(_COMMIT_METADATA, json.dumps({"inputs": versions}, sort_keys=True))
+    try:
+        lake.write_delta(out, target, replace_where=window)
+    finally:
+        spark.conf.unset(_COMMIT_METADATA)
+        tiles.unpersist()
+    written = lake.read_delta(spark, target).where(window)
+    stats = (
+        written.where("level = '100m' AND method = 'em'")
+        .agg(F.count_distinct(TIME_POINT).alias("tp"), F.sum(DEVICES).alias("dev"))
+        .first()
+    )
+    summary = {
+        "path": target,
+        "rows": written.count(),
+        "time_points": int(stats["tp"] or 0),
+        "devices_counted": float(stats["dev"] or 0.0),
+        "input_versions": versions,
+    }
+    log.info("present population %s: %s", mno, summary)
+    return summary
