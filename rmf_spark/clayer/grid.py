@@ -2,7 +2,7 @@
 
 Codes follow the INSPIRE / EEA reference grid: ``100mN{N/100}E{E/100}`` and
 ``1kmN{N/1000}E{E/1000}`` with ``(E, N)`` the tile's lower-left corner, northing first
-(methodology 2.2, MultiMNO ``1_inspire_grid_generation.md``). The compact integer id is
+(MultiMNO user manual, ``1_inspire_grid_generation.md``). The compact integer id is
 ``tile_id = (E/100) * 2**20 + N/100`` (``tile_1km_id`` the same with 1 000 m): reversible,
 unique over the whole EPSG:3035 domain (N/100 < 2**20) and a plain ``long``.
 """
