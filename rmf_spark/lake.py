@@ -1,8 +1,8 @@
 """Where each table lives and how it is written: the only module that resolves lake paths.
 
 Layout: ``<lake.root>/<mno_id>/<layer>/<table>`` for tables inside one MNO (bronze, C-layer,
-S-layer, released), ``<lake.root>/shared/<layer>/<table>`` for tables not tied to an MNO (grid,
-zones) and ``<lake.root>/fusion/<table>`` for the cross-MNO stage. Every table is Delta.
+S-layer, released) and ``<lake.root>/shared/<layer>/<table>`` for tables not tied to an MNO
+(grid, zones). Every table is Delta.
 
 Writes are idempotent: :func:`write_delta` with ``replace_where`` overwrites only the rows of
 that predicate (Delta ``replaceWhere``), so re-running a (mno, date) replaces its partition and
@@ -32,9 +32,9 @@ LAYERS = ("bronze", "clayer", "slayer", "release", "quality", "reference")
 
 def table_path(cfg: RmfConfig, layer: str, table: str, *, mno: str | None = None) -> str:
     """Absolute path of ``table`` in ``layer`` for ``mno`` (``None``: shared)."""
-    if layer not in LAYERS and layer != "fusion":
-        raise ValueError(f"layer {layer!r} is not one of {(*LAYERS, 'fusion')}")
-    parts = ("fusion", table) if layer == "fusion" else (mno or "shared", layer, table)
+    if layer not in LAYERS:
+        raise ValueError(f"layer {layer!r} is not one of {LAYERS}")
+    parts = (mno or "shared", layer, table)
     root = cfg.lake.root
     if "://" in root:  # hdfs://, s3a://, abfss://: a URI, not a local path
         return "/".join([root.rstrip("/"), *parts])

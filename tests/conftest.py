@@ -12,7 +12,7 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 ROOT = Path(__file__).resolve().parent.parent
-# A copy of ../shared/peer-data/multimno-sample (EUPL-1.2 data), so a clone anywhere can test.
+# A subset of the MultiMNO sample bronze data (EUPL-1.2), shipped so a clone anywhere can test.
 MULTIMNO_SAMPLE = ROOT / "tests" / "fixtures" / "multimno-sample"
 
 

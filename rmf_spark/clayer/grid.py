@@ -2,7 +2,7 @@
 
 Codes follow the INSPIRE / EEA reference grid: ``100mN{N/100}E{E/100}`` and
 ``1kmN{N/1000}E{E/1000}`` with ``(E, N)`` the tile's lower-left corner, northing first
-(methodology 2.2, MultiMNO ``1_inspire_grid_generation.md``). The compact integer id is
+(MultiMNO user manual, ``1_inspire_grid_generation.md``). The compact integer id is
 ``tile_id = (E/100) * 2**20 + N/100`` (``tile_1km_id`` the same with 1 000 m): reversible,
 unique over the whole EPSG:3035 domain (N/100 < 2**20) and a plain ``long``.
 """
@@ -19,7 +19,6 @@ __all__ = [
     "generate_grid",
     "tile_centre",
     "tile_id_of_xy",
-    "tile_polygon",
     "tile_zone",
 ]
 
@@ -42,11 +41,6 @@ def tile_id_of_xy(x: Column, y: Column) -> Column:
 def tile_centre(*, x_ll: str = "x_ll", y_ll: str = "y_ll") -> Column:
     """Sedona point at the tile centre (EPSG:3035)."""
     return F.expr(f"ST_Point({x_ll} + {TILE_M / 2}, {y_ll} + {TILE_M / 2})")
-
-
-def tile_polygon(*, x_ll: str = "x_ll", y_ll: str = "y_ll") -> Column:
-    """Sedona polygon of the tile."""
-    return F.expr(f"ST_PolygonFromEnvelope({x_ll}, {y_ll}, {x_ll} + {TILE_M}, {y_ll} + {TILE_M})")
 
 
 def _grid_columns(x: Column, y: Column) -> list[Column]:

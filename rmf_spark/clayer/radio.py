@@ -8,9 +8,11 @@ metres, east and north); ``dz`` = antenna altitude above the tile (antenna groun
 antenna height - tile altitude, metres, positive when the antenna is above); azimuth clockwise
 from north; tilt positive downwards; back losses negative dB (e.g. -30).
 
-Sources (restated, no code copied): ESS ``mobloc`` (Tennekes, Gootzen, Shah) signal-strength
-model, ``R/signal_strength.R``; Eurostat MultiMNO cell footprint; Okumura-Hata and COST-231 Hata
-as in ``/work/shared/reference/methodology.md`` sections 1.7, 2.2 and 4.
+Sources (restated, no code copied; full citations in ``docs/references.md``): the ESS
+``mobloc`` signal-strength model (Tennekes & Gootzen 2022, "Bayesian location estimation of
+mobile devices using a signal strength model"; R package ``mobloc``, ``R/signal_strength.R``);
+the Eurostat MultiMNO cell footprint estimation (``eurostat/multimno`` 1.0.0); Okumura-Hata
+(Hata 1980) and COST-231 Hata (COST Action 231 final report, 1999).
 
 Examples
 --------
@@ -90,8 +92,8 @@ def log_distance_strength_dbm(
     """Log-distance received strength (dBm).
 
     ``S(r) = 10 log10(P_W) + 30 - 10 * ple * log10(r)``, ``r`` the 3-D distance in metres,
-    floored at ``min_distance_m``. Source: mobloc ``signal_strength`` (methodology 1.7 item 1),
-    MultiMNO cell footprint (methodology 2.2).
+    floored at ``min_distance_m``. Source: mobloc ``signal_strength`` (distance term), MultiMNO
+    cell footprint estimation.
     """
     r = np.maximum(_f(distance_m), min_distance_m)
     return power_dbm(power_w) - 10.0 * _f(ple) * np.log10(r)
@@ -135,7 +137,7 @@ def pattern_sd(beam_deg: ArrayLike, db_back: ArrayLike) -> Array:
     achievable ``sd`` is used, as mobloc's lookup table does. Beams outside ``(0, 360)`` or
     ``db_back >= -3`` give ``nan``.
 
-    Source: mobloc ``find_sd`` (methodology 1.7 item 4; here solved exactly, not looked up).
+    Source: mobloc ``find_sd`` (here solved exactly, not looked up).
     """
     b = np.broadcast_arrays(_f(beam_deg), _f(db_back))
     pairs = np.stack([b[0].ravel(), b[1].ravel()], axis=1)
@@ -152,7 +154,7 @@ def pattern_loss_db(angle_deg: ArrayLike, *, beam_deg: ArrayLike, db_back: Array
     ``L(a) = [phi(a; 0, sd) - phi(0; 0, sd)] * (-db_back) / [phi(0; 0, sd) - phi(180; 0, sd)]``
     with ``phi`` the normal density, ``a`` wrapped to ``|a| <= 180`` and ``sd`` from
     :func:`pattern_sd`, so ``L(0) = 0``, ``L(beam/2) = -3`` and ``L(180) = db_back``.
-    Source: mobloc ``signal_strength`` (methodology 1.7 item 4, 4.2).
+    Source: mobloc ``signal_strength`` (radiation-pattern loss; not the 3GPP TR 38.901 pattern).
     """
     sd = pattern_sd(beam_deg, db_back)
     return _pattern_shape(_f(angle_deg), sd, _f(db_back))
@@ -175,7 +177,7 @@ def azimuth_loss_db(
     antenna frame pitched down by ``tilt``: the component along the boresight is
     ``e = b cos(tilt) + dz sin(tilt)`` and the in-plane angle ``az2 = atan2(a, e)``; the loss is
     ``L(az2; sd_h, db_back)``. This is the exact projection onto the tilted plane (mobloc builds
-    the same angle with a four-case construction, methodology 1.7 item 2). With ``tilt = 0`` or
+    the same angle with a four-case construction in ``signal_strength``). With ``tilt = 0`` or
     ``dz = 0`` it reduces to ``L(az)``.
     """
     dx, dy, dz = _f(dx), _f(dy), _f(dz)
@@ -200,7 +202,7 @@ def elevation_loss_db(
     """Vertical-pattern loss (dB): ``L(gamma - tilt; sd_v, db_back)``.
 
     ``gamma = atan2(dz, r_xy)`` is the depression angle of the tile seen from the antenna.
-    Source: mobloc ``signal_strength`` (methodology 1.7 item 3).
+    Source: mobloc ``signal_strength`` (vertical loss).
     """
     gamma = np.degrees(np.arctan2(_f(dz), np.hypot(_f(dx), _f(dy))))
     return pattern_loss_db(gamma - _f(tilt_deg), beam_deg=beam_v_deg, db_back=db_back)
@@ -251,8 +253,8 @@ def signal_strength_dbm(
     """Received signal strength (dBm) of the nominal log-distance model with antenna pattern.
 
     ``S = 10 log10(P_W) + 30 - 10 ple log10(sqrt(dx^2 + dy^2 + dz^2))`` plus, where
-    ``directional`` is true, :func:`directional_loss_db`. Source: mobloc (methodology 1.7),
-    MultiMNO cell footprint (methodology 2.2).
+    ``directional`` is true, :func:`directional_loss_db`. Source: mobloc ``signal_strength``,
+    MultiMNO cell footprint estimation.
     """
     dx, dy, dz = _f(dx), _f(dy), _f(dz)
     s = log_distance_strength_dbm(
@@ -280,7 +282,8 @@ def signal_dominance(
 ) -> Array:
     """Signal dominance in ``(0, 1)``: ``1 / (1 + exp(-steepness (S - midpoint)))``.
 
-    Source: mobloc ``db2s``, MultiMNO, ESSnet simulator (methodology 1.7 item 5, 4.3).
+    Source: mobloc ``db2s``, MultiMNO cell footprint, ESSnet simulator (Oancea et al. 2019), all
+    with midpoint -92.5 dBm and steepness 0.2.
     """
     return 1.0 / (1.0 + np.exp(-steepness * (_f(strength_dbm) - midpoint_dbm)))
 
@@ -342,7 +345,7 @@ def okumura_hata_path_loss_db(
     ``(1.1 log f - 0.7) h_M - (1.56 log f - 0.8)`` otherwise; ``suburban``:
     ``L_u - 2 (log(f/28))^2 - 5.4``; ``open``: ``L_u - 4.78 (log f)^2 + 18.33 log f - 40.94``.
     Outside the validity ranges the formula is extrapolated (distance floored at 10 m, base
-    height at 1 m). Source: methodology 4.1 (Signal-Server ``hata.cc``).
+    height at 1 m). Source: Hata (1980), as in Signal-Server ``models/hata.cc``.
     """
     f, h_b, h_m, d_km, env = _hata_inputs(
         frequency_mhz, h_base_m, h_mobile_m, distance_m, environment
@@ -375,7 +378,8 @@ def cost231_path_loss_db(
     ``L = 46.3 + 33.9 log f - 13.82 log h_B - a(h_M) + (44.9 - 6.55 log h_B) log d_km + C_m``,
     ``a(h_M) = (1.1 log f - 0.7) h_M - (1.56 log f - 0.8)``, ``C_m = 3`` dB for
     ``metropolitan``, 0 otherwise (the model has no separate open-area correction).
-    Extrapolated outside its ranges (distance floored at 10 m). Source: methodology 4.1.
+    Extrapolated outside its ranges (distance floored at 10 m). Source: COST Action 231 final
+    report (1999), COST-231 Hata model.
     """
     f, h_b, h_m, d_km, env = _hata_inputs(
         frequency_mhz, h_base_m, h_mobile_m, distance_m, environment
@@ -402,7 +406,7 @@ def empirical_path_loss_db(
     """Path loss (dB) chosen by frequency: Okumura-Hata below 1500 MHz, COST-231 from 1500 MHz.
 
     Frequencies outside 150-2000 MHz extrapolate the nearer model (e.g. 2600 MHz LTE or 3500 MHz
-    5G use COST-231). Source: methodology 4.1.
+    5G use COST-231). Sources: Hata (1980); COST Action 231 final report (1999).
     """
     kw = {
         "frequency_mhz": frequency_mhz,

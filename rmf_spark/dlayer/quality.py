@@ -12,31 +12,9 @@ from rmf_spark.dlayer.schemas import QUALITY_METRICS_SCHEMA, QUALITY_WARNINGS_SC
 
 __all__ = [
     "bronze_day_metrics",
-    "compute_quality_metrics",
     "compute_quality_warnings",
     "quality_metrics_frame",
 ]
-
-
-def compute_quality_metrics(
-    bronze_day: DataFrame, *, mno_id: str, date: dt.date, counts: Mapping[str, float]
-) -> DataFrame:
-    """Metrics of one (mno, date) load, one row per metric (:data:`QUALITY_METRICS_SCHEMA`).
-
-    Parameters
-    ----------
-    bronze_day
-        The bronze events of the load (``device_id``, ``cell_id``, ``event_ts``).
-    counts
-        Load counts to include as they are (rows read, quarantined by reason, ...).
-
-    Returns
-    -------
-    DataFrame
-        ``mno_id, metric, value, date``: ``counts`` plus :func:`bronze_day_metrics`.
-    """
-    metrics = {**{k: float(v) for k, v in counts.items()}, **bronze_day_metrics(bronze_day)}
-    return quality_metrics_frame(bronze_day.sparkSession, metrics, mno_id=mno_id, date=date)
 
 
 def quality_metrics_frame(

@@ -3,10 +3,10 @@
 Notes
 -----
 Primary suppression (threshold rule): a value ``v < k`` is not released; the row stays in the
-table, flagged, with its values null (MultiMNO ``output_indicators`` obfuscation with k = 5;
-ONS flows 15; Eurostat TEE PoC 20; default here 15; ``reference/methodology.md`` sections 2.2
-and 3.2). A row holding several values (devices and people) is suppressed when the smallest
-is under k.
+table, flagged, with its values null (MultiMNO ``17_output_indicators.md`` obfuscation with
+k = 5; UK ONS commuter flows 15, ESSnet Big Data I Deliverable 5.3 section 3.4; Eurostat TEE
+proof of concept ESTAT 2019.0232, 20; default here 15; see ``docs/references.md``). A row
+holding several values (devices and people) is suppressed when the smallest is under k.
 
 Secondary suppression: values are released at nested levels (100 m tiles in 1 km tiles and in
 zones, municipalities in regions). A parent P with children C_1..C_n has
