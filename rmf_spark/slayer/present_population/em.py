@@ -13,7 +13,7 @@ Devices are Poisson with mean ``u_j`` per tile, and the count of cell i is Poiss
 started from the uniform density over the tiles covered by the counted cells,
 ``u_j = sum_i c_i / #tiles`` (Eurostat Coding Lab 2020, ``tonyhungry/MNO_Eurostat``
 ``04-estimation.Rmd``; MultiMNO ``present_population_estimation.py``; Ricciato & Coluccia
-2020; ``reference/methodology.md`` sections 2.1 and 2.2). Each step keeps the total:
+2020; docs/references.md). Each step keeps the total:
 ``sum_j u_j = sum_i c_i``. It stops when ``sum_j |u_new - u_old| / sum_i c_i`` falls under a
 relative tolerance, or after ``max_iterations``.
 

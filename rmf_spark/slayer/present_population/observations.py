@@ -5,7 +5,7 @@ Notes
 Time points are ``t_k = start + k * step`` for ``k = 0 .. floor((end - start) / step)``. For a
 device d and a time point t, the S-layer keeps the single usable event e of d that minimises
 ``|ts(e) - t|`` subject to ``|ts(e) - t| <= tolerance``; on a tie the earlier event wins
-(MultiMNO present population, ``reference/methodology.md`` section 2.2). Each device is
+(MultiMNO, ``9_present_population_estimation.md``). Each device is
 therefore counted at most once per time point, and the devices counted at a time point are
 exactly those with a usable event inside the window.
 
@@ -107,7 +107,7 @@ def to_device_time_points(
     Notes
     -----
     Nearest event, tie to the earlier one: ``argmin_e (|ts(e) - t|, ts(e))``
-    (``reference/methodology.md`` section 2.2).
+    (MultiMNO, ``9_present_population_estimation.md``).
     """
     if step_s <= 0 or tolerance_s < 0:
         raise ValueError(f"step_s must be > 0 and tolerance_s >= 0, got {step_s}, {tolerance_s}")
