@@ -3,7 +3,7 @@
 synth -> ingest (cells, then each day) -> convergence (each day) -> present population ->
 release -> evaluate, for every MNO of the profile, in one Spark session. Progress is printed
 per stage; ``DIR/summary.json`` holds the seconds per stage, the D-layer accounting per MNO,
-the accuracy block and the report path (the issue's summary format).
+the accuracy block and the report path.
 
 The pseudonymisation key is drawn at random for the run (the demo has no key to protect) and
 is never written anywhere.
