@@ -56,7 +56,7 @@ def _grid_columns(x: Column, y: Column) -> list[Column]:
     ]
 
 
-def generate_grid(territory: DataFrame, *, buffer_m: float = 0.0) -> DataFrame:
+def generate_grid(territory: DataFrame, *, buffer_m: float) -> DataFrame:
     """All 100 m INSPIRE tiles that share area with the territory polygon(s).
 
     Parameters
@@ -64,7 +64,7 @@ def generate_grid(territory: DataFrame, *, buffer_m: float = 0.0) -> DataFrame:
     territory
         Rows with a ``wkt`` column: polygon(s) in EPSG:3035.
     buffer_m
-        Buffer (metres) added around the territory.
+        Buffer (metres) added around the territory (``convergence.grid.buffer_m``).
 
     Returns
     -------

@@ -1,7 +1,10 @@
 """The nominal radio model of a cell: pure, vectorised numpy (no Spark).
 
-One implementation of each formula, used by the C-layer footprint (inside ``mapInPandas``) and by
-the synthetic world (to decide which cell a simulated device connects to).
+One implementation of each formula, used by the C-layer footprint (inside ``mapInPandas``). The
+synthetic world's true radio model is written independently (:mod:`rmf_spark.synth.propagation`),
+so an error here shows in the evaluation; a test checks that the two agree. Settings (back
+losses, beam widths, logistic parameters, mobile height, environment) have no defaults here:
+the caller passes the cell's prepared values or ``[convergence.radio]``.
 
 Conventions: angles in degrees; ``dx, dy`` = tile centre minus antenna position (EPSG:3035
 metres, east and north); ``dz`` = antenna altitude above the tile (antenna ground altitude +
@@ -20,7 +23,7 @@ Examples
 >>> round(float(power_dbm(10.0)), 1)
 40.0
 >>> s = signal_strength_dbm(dx=np.array([100.0, 1000.0]), dy=np.zeros(2), dz=np.zeros(2),
-...                         power_w=10.0, ple=3.75)
+...                         power_w=10.0, ple=3.75)  # omnidirectional: no antenna pattern
 >>> bool(s[0] > s[1])
 True
 """
@@ -217,8 +220,8 @@ def directional_loss_db(
     tilt_deg: ArrayLike,
     beam_h_deg: ArrayLike,
     beam_v_deg: ArrayLike,
-    azim_db_back: ArrayLike = -30.0,
-    elev_db_back: ArrayLike = -30.0,
+    azim_db_back: ArrayLike,
+    elev_db_back: ArrayLike,
 ) -> Array:
     """Total directional loss (dB): azimuth loss + elevation loss (added, as in mobloc)."""
     return azimuth_loss_db(
@@ -242,19 +245,19 @@ def signal_strength_dbm(
     power_w: ArrayLike,
     ple: ArrayLike,
     directional: ArrayLike = False,
-    azimuth_deg: ArrayLike = 0.0,
-    tilt_deg: ArrayLike = 0.0,
-    beam_h_deg: ArrayLike = 65.0,
-    beam_v_deg: ArrayLike = 9.0,
-    azim_db_back: ArrayLike = -30.0,
-    elev_db_back: ArrayLike = -30.0,
+    azimuth_deg: ArrayLike | None = None,
+    tilt_deg: ArrayLike | None = None,
+    beam_h_deg: ArrayLike | None = None,
+    beam_v_deg: ArrayLike | None = None,
+    azim_db_back: ArrayLike | None = None,
+    elev_db_back: ArrayLike | None = None,
     min_distance_m: float = 0.01,
 ) -> Array:
     """Received signal strength (dBm) of the nominal log-distance model with antenna pattern.
 
     ``S = 10 log10(P_W) + 30 - 10 ple log10(sqrt(dx^2 + dy^2 + dz^2))`` plus, where
-    ``directional`` is true, :func:`directional_loss_db`. Source: mobloc ``signal_strength``,
-    MultiMNO cell footprint estimation.
+    ``directional`` is true, :func:`directional_loss_db` (whose antenna parameters are then
+    required). Source: mobloc ``signal_strength``, MultiMNO cell footprint estimation.
     """
     dx, dy, dz = _f(dx), _f(dy), _f(dz)
     s = log_distance_strength_dbm(
@@ -263,23 +266,22 @@ def signal_strength_dbm(
     directional = np.broadcast_to(np.asarray(directional, dtype=bool), s.shape)
     if not directional.any():
         return s
-    loss = directional_loss_db(
-        dx=dx,
-        dy=dy,
-        dz=dz,
-        azimuth_deg=azimuth_deg,
-        tilt_deg=tilt_deg,
-        beam_h_deg=beam_h_deg,
-        beam_v_deg=beam_v_deg,
-        azim_db_back=azim_db_back,
-        elev_db_back=elev_db_back,
-    )
+    pattern = {
+        "azimuth_deg": azimuth_deg,
+        "tilt_deg": tilt_deg,
+        "beam_h_deg": beam_h_deg,
+        "beam_v_deg": beam_v_deg,
+        "azim_db_back": azim_db_back,
+        "elev_db_back": elev_db_back,
+    }
+    missing = [k for k, v in pattern.items() if v is None]
+    if missing:
+        raise ValueError(f"directional cells need {missing}")
+    loss = directional_loss_db(dx=dx, dy=dy, dz=dz, **pattern)
     return np.where(directional, s + loss, s)
 
 
-def signal_dominance(
-    strength_dbm: ArrayLike, *, midpoint_dbm: float = -92.5, steepness: float = 0.2
-) -> Array:
+def signal_dominance(strength_dbm: ArrayLike, *, midpoint_dbm: float, steepness: float) -> Array:
     """Signal dominance in ``(0, 1)``: ``1 / (1 + exp(-steepness (S - midpoint)))``.
 
     Source: mobloc ``db2s``, MultiMNO cell footprint, ESSnet simulator (Oancea et al. 2019), all
@@ -335,8 +337,8 @@ def okumura_hata_path_loss_db(
     frequency_mhz: ArrayLike,
     h_base_m: ArrayLike,
     distance_m: ArrayLike,
-    h_mobile_m: ArrayLike = 1.5,
-    environment: ArrayLike = "urban",
+    h_mobile_m: ArrayLike,
+    environment: ArrayLike,
 ) -> Array:
     """Okumura-Hata path loss (dB), valid 150-1500 MHz, base 30-200 m, mobile 1-10 m, 1-20 km.
 
@@ -370,8 +372,8 @@ def cost231_path_loss_db(
     frequency_mhz: ArrayLike,
     h_base_m: ArrayLike,
     distance_m: ArrayLike,
-    h_mobile_m: ArrayLike = 1.5,
-    environment: ArrayLike = "urban",
+    h_mobile_m: ArrayLike,
+    environment: ArrayLike,
 ) -> Array:
     """COST-231 Hata path loss (dB), valid 1500-2000 MHz, 1-20 km.
 
@@ -400,8 +402,8 @@ def empirical_path_loss_db(
     frequency_mhz: ArrayLike,
     h_base_m: ArrayLike,
     distance_m: ArrayLike,
-    h_mobile_m: ArrayLike = 1.5,
-    environment: ArrayLike = "urban",
+    h_mobile_m: ArrayLike,
+    environment: ArrayLike,
 ) -> Array:
     """Path loss (dB) chosen by frequency: Okumura-Hata below 1500 MHz, COST-231 from 1500 MHz.
 
@@ -426,8 +428,8 @@ def empirical_strength_dbm(
     frequency_mhz: ArrayLike,
     h_base_m: ArrayLike,
     distance_m: ArrayLike,
-    h_mobile_m: ArrayLike = 1.5,
-    environment: ArrayLike = "urban",
+    h_mobile_m: ArrayLike,
+    environment: ArrayLike,
 ) -> Array:
     """Received strength (dBm) = ``P_dBm`` - :func:`empirical_path_loss_db` (no antenna gains;
     add :func:`directional_loss_db` for directional cells)."""

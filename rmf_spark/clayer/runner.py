@@ -4,7 +4,8 @@ Steps: (1) the shared grid and tile -> zone tables, built once from the referenc
 zones; (2) every bronze cell-plan row checked and versioned (``cell_version``); (3) footprints
 computed only for the cell versions active on the date that have none yet (``cell_footprint``,
 appended); (4) pruning and probabilities over the active versions (``connection_probability``,
-the date's partition replaced); (5) the date's events flagged and written as ``event_location``;
+the date's partition replaced) and the settings they were computed with
+(``convergence_parameters``); (5) the date's events flagged and written as ``event_location``;
 (6) ``cleaning_metrics``. Re-running a date gives the same tables.
 """
 
@@ -23,6 +24,8 @@ from rmf_spark.clayer.connection import connection_probability, land_use_prior, 
 from rmf_spark.clayer.event_location import event_location
 from rmf_spark.clayer.footprint import cell_footprint
 from rmf_spark.clayer.grid import generate_grid, tile_zone
+from rmf_spark.clayer.parameters import TABLE as PARAMETERS_TABLE
+from rmf_spark.clayer.parameters import convergence_parameters
 from rmf_spark.config import RmfConfig
 from rmf_spark.errors import InputDataError
 from rmf_spark.lake import read_delta, table_exists, table_path, write_delta
@@ -140,6 +143,12 @@ def run_convergence(
     cp_path = table_path(cfg, "clayer", "connection_probability", mno=mno)
     where = f"date = DATE'{day}'"
     write_delta(probs, cp_path, partition_by=("date",), replace_where=where)
+    write_delta(
+        convergence_parameters(spark, conv, date=date),
+        table_path(cfg, "clayer", PARAMETERS_TABLE, mno=mno),
+        partition_by=("date",),
+        replace_where=where,
+    )
 
     el_path = table_path(cfg, "clayer", "event_location", mno=mno)
     ev_path = table_path(cfg, "bronze", "events", mno=mno)

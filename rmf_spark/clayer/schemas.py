@@ -27,6 +27,7 @@ __all__ = [
     "CLEANING_METRICS",
     "CONNECTION_PROBABILITY",
     "CONNECTION_PROBABILITY_PARTITIONS",
+    "CONVERGENCE_PARAMETERS",
     "DATE",
     "DEVICE_ID",
     "DISTANCE_M",
@@ -177,6 +178,12 @@ EVENT_LOCATION_PARTITIONS = ("date", "device_bucket")
 # --- <mno>/clayer/cleaning_metrics: counts of each flag per date -----------------------------
 CLEANING_METRICS = _s(("date", DateType()), ("metric", StringType()), ("value", LongType()))
 
+# --- <mno>/clayer/convergence_parameters: the settings each date was computed with -----------
+# one row per setting: dotted key of [convergence] (e.g. radio.steepness), JSON value
+CONVERGENCE_PARAMETERS = _s(
+    ("parameter", StringType()), ("value", StringType()), ("date", DateType())
+)
+
 #: table name -> (schema, partition columns, shared?)
 TABLES: dict[str, tuple[StructType, tuple[str, ...], bool]] = {
     "grid": (GRID, (), True),
@@ -187,4 +194,5 @@ TABLES: dict[str, tuple[StructType, tuple[str, ...], bool]] = {
     "connection_probability": (CONNECTION_PROBABILITY, CONNECTION_PROBABILITY_PARTITIONS, False),
     "event_location": (EVENT_LOCATION, EVENT_LOCATION_PARTITIONS, False),
     "cleaning_metrics": (CLEANING_METRICS, ("date",), False),
+    "convergence_parameters": (CONVERGENCE_PARAMETERS, ("date",), False),
 }

@@ -90,9 +90,9 @@ def compute_quality_warnings(
     current: DataFrame,
     *,
     history: DataFrame,
-    trailing_loads: int = 7,
-    min_loads: int = 3,
-    sd_band: float = 3.0,
+    trailing_loads: int,
+    min_loads: int,
+    sd_band: float,
 ) -> DataFrame:
     """Metrics of ``current`` outside mean +/- ``sd_band`` sd of the trailing loads.
 
@@ -103,11 +103,12 @@ def compute_quality_warnings(
     history
         Earlier loads' metrics of the same MNO (dates before the current one).
     trailing_loads
-        How many of the latest earlier loads form the band (default 7).
+        How many of the latest earlier loads form the band (``ingest.quality_trailing_loads``).
     min_loads
-        No warning for a metric with fewer earlier loads than this (default 3).
+        No warning for a metric with fewer earlier loads than this
+        (``ingest.quality_min_loads``).
     sd_band
-        Width of the band in sample standard deviations (default 3).
+        Width of the band in sample standard deviations (``ingest.quality_sd_band``).
 
     Returns
     -------

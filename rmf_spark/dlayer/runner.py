@@ -27,7 +27,7 @@ from rmf_spark import lake
 from rmf_spark.config import RmfConfig
 from rmf_spark.dlayer import schemas as S
 from rmf_spark.dlayer.audit import AccountingError, LoadCounts, cells_audit_row, load_audit_row
-from rmf_spark.dlayer.cells import with_cell_columns, with_imputed_defaults
+from rmf_spark.dlayer.cells import with_cell_columns, with_plan_repairs
 from rmf_spark.dlayer.dedup import duplicated_hashes, later_copies, to_deduplicated
 from rmf_spark.dlayer.profiles import InputProfile, load_profile
 from rmf_spark.dlayer.pseudonymise import (
@@ -666,11 +666,11 @@ def _write_cells(
         ]
     )
     lake.write_delta(bad, lake.table_path(cfg, S.LAYER, S.CELLS_QUARANTINE, mno=mno_id))
-    imputed = rows.where(~invalid).transform(with_imputed_defaults)
+    repaired = rows.where(~invalid).transform(with_plan_repairs)
     key = [c for c in S.CELLS_SCHEMA.fieldNames() if c not in ("source_file", "source_row")]
     first = F.min(F.struct("source_file", "source_row")).alias("_first")
     cells = (
-        imputed.groupBy(*key)
+        repaired.groupBy(*key)
         .agg(first, F.count(F.lit(1)).alias("_copies"))
         .select(
             *[

@@ -53,7 +53,7 @@ _LEVEL, _AREA, _VALUE = "level", "area_id", "value"
 
 
 def suppress_values(
-    values: pd.DataFrame, links: pd.DataFrame, *, k: float, secondary: bool = True
+    values: pd.DataFrame, links: pd.DataFrame, *, k: float, secondary: bool
 ) -> pd.DataFrame:
     """Primary and secondary suppression of one set of hierarchical values (pandas).
 
@@ -80,7 +80,7 @@ def suppress_values(
     ...                   "value": [60.0, 5.0, 20.0, 35.0]})
     >>> l = pd.DataFrame({"child_level": "c", "child_id": ["a", "b", "c"],
     ...                   "parent_level": "p", "parent_id": "P"})
-    >>> suppress_values(v, l, k=15)["suppression"].tolist()
+    >>> suppress_values(v, l, k=15, secondary=True)["suppression"].tolist()
     [None, 'primary', 'secondary', None]
     """
     out = values.reset_index(drop=True).copy()
@@ -145,8 +145,8 @@ def apply_disclosure_control(
     estimates: DataFrame,
     *,
     hierarchy: DataFrame,
-    k: float = 15,
-    secondary: bool = True,
+    k: float,
+    secondary: bool,
     value_cols: tuple[str, ...] = ("devices", "population"),
     group_cols: tuple[str, ...] = ("time_point", "method"),
     null_cols: tuple[str, ...] = ("expansion_factor",),
@@ -160,9 +160,9 @@ def apply_disclosure_control(
     hierarchy
         ``child_level, child_id, parent_level, parent_id`` (:func:`build_hierarchy`).
     k
-        Threshold (default 15): a row is suppressed when ``min(value_cols) < k``.
+        Threshold (``release.k``): a row is suppressed when ``min(value_cols) < k``.
     secondary
-        Apply secondary suppression (default True).
+        Apply secondary suppression (``release.secondary_suppression``).
     value_cols
         Released values (nulled when suppressed).
     group_cols

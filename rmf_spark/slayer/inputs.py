@@ -5,18 +5,20 @@ Runner helpers (this module reads the lake); the estimators themselves never do.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from rmf_spark import lake
 from rmf_spark.config import RmfConfig
-from rmf_spark.errors import ConfigError
+from rmf_spark.errors import ConfigError, InputDataError
 from rmf_spark.slayer.aggregate.schemas import REGION_ID, SHARE
 
-__all__ = ["PinnedTables", "read_clayer", "read_market_share"]
+__all__ = ["PinnedTables", "read_clayer", "read_market_share", "recorded_convergence_value"]
 
 #: C-layer tables shared by every MNO (the others are per MNO)
 _SHARED = frozenset({"grid", "tile_zone"})
@@ -71,3 +73,48 @@ def read_market_share(spark: SparkSession, cfg: RmfConfig, *, mno: str) -> DataF
         "(inline {region_id = share}) or present_population.market_share_table (a Delta path)",
         code="MARKET_SHARE_MISSING",
     )
+
+
+def recorded_convergence_value(
+    spark: SparkSession, cfg: RmfConfig, *, mno: str, key: str, start: dt.date, end: dt.date
+) -> Any:
+    """The value of the ``[convergence]`` setting ``key`` (dotted, e.g. ``radio.steepness``)
+    that ``rmf convergence`` recorded for ``mno`` on the dates in [start, end].
+
+    The S-layer uses the parameters the C-layer tables were computed with, not what the
+    profile says today (``clayer/convergence_parameters``, ``docs/c-layer.md``).
+
+    Raises
+    ------
+    rmf_spark.errors.InputDataError
+        Nothing recorded for those dates (``CONVERGENCE_PARAMETERS_MISSING``), or the dates
+        were computed with different values (``CONVERGENCE_PARAMETERS_MIXED``: rerun
+        ``rmf convergence`` for them with one profile).
+    """
+    from rmf_spark.clayer.parameters import TABLE
+
+    path = lake.table_path(cfg, "clayer", TABLE, mno=mno)
+    values: list[str] = []
+    if lake.table_exists(spark, path):
+        rows = (
+            lake.read_delta(spark, path)
+            .where((F.col("parameter") == key) & F.col("date").between(start, end))
+            .select("value")
+            .distinct()
+            .collect()
+        )
+        values = sorted(r["value"] for r in rows)
+    if not values:
+        raise InputDataError(
+            f"no convergence parameter {key!r} recorded for MNO {mno!r} between {start} and "
+            f"{end} at {path}: run `rmf convergence --mno {mno}` for those dates",
+            code="CONVERGENCE_PARAMETERS_MISSING",
+        )
+    if len(values) > 1:
+        raise InputDataError(
+            f"the dates {start}..{end} of MNO {mno!r} were converged with different values of "
+            f"convergence.{key} ({', '.join(values)}): rerun `rmf convergence` for them with "
+            "one profile",
+            code="CONVERGENCE_PARAMETERS_MIXED",
+        )
+    return json.loads(values[0])

@@ -73,7 +73,7 @@ def test_flags_on_rows(spark):
         "cell_unusable": 1,
     }
 
-    g = grid.generate_grid(territory_df(spark, square_wkt(X0, Y0, 2000, 2000)))
+    g = grid.generate_grid(territory_df(spark, square_wkt(X0, Y0, 2000, 2000)), buffer_m=0.0)
     el = event_location.event_location(flagged, g, home_mcc=214)
     rows = {(r["device_id"], r["cell_id"]): r for r in el.collect()}
     assert el.columns == [f.name for f in el.schema.fields]
@@ -87,7 +87,9 @@ def test_event_coordinates_get_their_tile(spark):
     df = event_location.wgs84_to_3035(events_df(spark, ev)).first()
     assert 3_150_000 < df["x_3035"] < 3_170_000 and 2_020_000 < df["y_3035"] < 2_040_000
     x_ll, y_ll = df["x_3035"] // 100 * 100, df["y_3035"] // 100 * 100
-    g = grid.generate_grid(territory_df(spark, square_wkt(x_ll - 1000, y_ll - 1000, 2000, 2000)))
+    g = grid.generate_grid(
+        territory_df(spark, square_wkt(x_ll - 1000, y_ll - 1000, 2000, 2000)), buffer_m=0.0
+    )
     flagged = cleaning.flag_events(
         events_df(spark, ev), _cell_version(spark), date=DAY, cleaning=CleaningSettings()
     )

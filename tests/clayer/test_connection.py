@@ -69,7 +69,9 @@ def test_probabilities_sum_to_one(spark, rows, kind, max_cells, best_share, weig
 
 @pytest.fixture(scope="module")
 def grid3(spark):
-    g = grid.generate_grid(territory_df(spark, square_wkt(X0, Y0, 3000, 3000))).cache()
+    g = grid.generate_grid(
+        territory_df(spark, square_wkt(X0, Y0, 3000, 3000)), buffer_m=0.0
+    ).cache()
     yield g
     g.unpersist()
 

@@ -17,7 +17,9 @@ PRUNE = PruningSettings(dominance_threshold=0.0)
 
 @pytest.fixture(scope="module")
 def small_grid(spark):
-    g = grid.generate_grid(territory_df(spark, square_wkt(X0, Y0, 3000, 3000))).cache()
+    g = grid.generate_grid(
+        territory_df(spark, square_wkt(X0, Y0, 3000, 3000)), buffer_m=0.0
+    ).cache()
     yield g
     g.unpersist()
 
@@ -35,7 +37,7 @@ def test_grid_codes_ids_and_extent(spark, small_grid):
 
 def test_grid_follows_polygon_not_bbox(spark):
     tri = f"POLYGON(({X0} {Y0}, {X0 + 2000} {Y0}, {X0} {Y0 + 2000}, {X0} {Y0}))"
-    g = grid.generate_grid(territory_df(spark, tri))
+    g = grid.generate_grid(territory_df(spark, tri), buffer_m=0.0)
     # 210 tiles below the diagonal (1+2+...+20) plus the 190 the diagonal cuts through
     n = g.count()
     assert 200 < n < 400

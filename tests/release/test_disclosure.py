@@ -64,13 +64,16 @@ def _check(res: pd.DataFrame, links: pd.DataFrame) -> None:
 @given(hierarchies())
 def test_suppress_values_no_release_under_k_and_nothing_recoverable(case):
     values, links = case
-    _check(suppress_values(values, links, k=K), links)
+    _check(suppress_values(values, links, k=K, secondary=True), links)
 
 
 def test_suppress_values_threshold_only_flags_primary():
     values = pd.DataFrame({"level": ["a", "a"], "area_id": ["x", "y"], "value": [14.9, 15.0]})
     res = suppress_values(
-        values, pd.DataFrame(columns=["child_level", "child_id", "parent_level", "parent_id"]), k=K
+        values,
+        pd.DataFrame(columns=["child_level", "child_id", "parent_level", "parent_id"]),
+        k=K,
+        secondary=True,
     )
     assert res["suppressed"].tolist() == [True, False]
     assert res["suppression"].tolist() == ["primary", None]
@@ -87,10 +90,10 @@ def test_suppress_values_single_child_suppresses_parent():
         }
     )
     # z is absent (zero): nothing suppressed, nothing to protect
-    assert not suppress_values(values, links, k=K)["suppressed"].any()
+    assert not suppress_values(values, links, k=K, secondary=True)["suppressed"].any()
     values.loc[1, "value"] = 3.0
     values.loc[0, "value"] = 17.0
     values = pd.concat([values, pd.DataFrame({"level": ["c"], "area_id": ["z"], "value": [14.0]})])
-    res = suppress_values(values, links, k=K)
+    res = suppress_values(values, links, k=K, secondary=True)
     # both children under k (3 + 14 = 17 >= k): parent stays released
     assert res["suppressed"].tolist() == [False, True, True]

@@ -122,8 +122,10 @@ def events_and_truth(
 
 
 def write_world(spark, cfg) -> dict[str, pd.DataFrame]:  # type: ignore[no-untyped-def]
-    """Write grid, tile_zone, connection_probability and event_location into cfg's lake."""
+    """Write grid, tile_zone, connection_probability, event_location and the convergence
+    parameters (as ``rmf convergence`` records them) into cfg's lake."""
     from rmf_spark import lake
+    from rmf_spark.clayer.parameters import TABLE, convergence_parameters
 
     g = grid()
     tz = tile_zone(g)
@@ -135,6 +137,11 @@ def write_world(spark, cfg) -> dict[str, pd.DataFrame]:  # type: ignore[no-untyp
     lake.write_delta(
         spark.createDataFrame(ev),
         lake.table_path(cfg, "clayer", "event_location", mno=MNO),
+        partition_by=("date",),
+    )
+    lake.write_delta(
+        convergence_parameters(spark, cfg.convergence, date=START.date()),
+        lake.table_path(cfg, "clayer", TABLE, mno=MNO),
         partition_by=("date",),
     )
     return {"grid": g, "tile_zone": tz, "connection_probability": cp, "events": ev, "truth": truth}

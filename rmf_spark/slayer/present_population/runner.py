@@ -18,7 +18,11 @@ from rmf_spark import lake
 from rmf_spark.clayer.schemas import DATE, DISTANCE_M, SIGNAL_DOMINANCE
 from rmf_spark.config import RmfConfig
 from rmf_spark.slayer.aggregate.schemas import DEVICES
-from rmf_spark.slayer.inputs import read_clayer, read_market_share
+from rmf_spark.slayer.inputs import (
+    read_clayer,
+    read_market_share,
+    recorded_convergence_value,
+)
 from rmf_spark.slayer.present_population.pipeline import (
     compute_tile_estimates,
     to_present_population,
@@ -132,7 +136,12 @@ def run_present_population(
     t, versions = inputs.tables, inputs.versions
     shares = market_share if market_share is not None else read_market_share(spark, cfg, mno=mno)
     settings = cfg.present_population
-    steepness = cfg.convergence.radio.steepness
+    # the dominance's steepness the C-layer tables were computed with, not today's profile
+    steepness = float(
+        recorded_convergence_value(
+            spark, cfg, mno=mno, key="radio.steepness", start=start.date(), end=end.date()
+        )
+    )
     offsets = None
     cp_columns = set(t["connection_probability"].columns)
     if settings.reach_calibration.enabled and {DATE, SIGNAL_DOMINANCE, DISTANCE_M} <= cp_columns:
