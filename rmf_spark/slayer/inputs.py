@@ -6,33 +6,24 @@ Runner helpers (this module reads the lake); the estimators themselves never do.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from rmf_spark import lake
+from rmf_spark import lake, tables
 from rmf_spark.config import RmfConfig
 from rmf_spark.errors import ConfigError
 from rmf_spark.slayer.aggregate.schemas import REGION_ID, SHARE
+from rmf_spark.tables import Pinned, TableSpec
 
-__all__ = ["PinnedTables", "read_clayer", "read_market_share"]
-
-#: C-layer tables shared by every MNO (the others are per MNO)
-_SHARED = frozenset({"grid", "tile_zone"})
-
-
-class PinnedTables(NamedTuple):
-    """C-layer tables read at one Delta version each, and those versions (for the lineage)."""
-
-    tables: dict[str, DataFrame]
-    versions: dict[str, int]
+__all__ = ["Pinned", "read_clayer", "read_market_share"]
 
 
 def read_clayer(
-    spark: SparkSession, cfg: RmfConfig, *, mno: str, names: Sequence[str]
-) -> PinnedTables:
-    """Read the C-layer tables ``names`` of ``mno``, each at its current version, recorded.
+    spark: SparkSession, cfg: RmfConfig, *, mno: str, specs: Sequence[TableSpec]
+) -> Pinned:
+    """Read the C-layer tables ``specs`` of ``mno`` (keyed by their names), each at its
+    current version, recorded.
 
     Whatever is committed meanwhile, the stage reads the versions it recorded.
 
@@ -41,11 +32,7 @@ def read_clayer(
     rmf_spark.errors.InputDataError
         A table is missing (code ``INPUT_TABLE_MISSING``, naming it and the command to run).
     """
-    paths = {n: lake.table_path(cfg, "clayer", n, mno=None if n in _SHARED else mno) for n in names}
-    lake.require_tables(spark, paths, hint=f"run `rmf convergence` for {mno}")
-    versions = {n: lake.delta_version(spark, p) for n, p in paths.items()}
-    tables = {n: lake.read_delta(spark, p, version=versions[n]) for n, p in paths.items()}
-    return PinnedTables(tables, versions)
+    return tables.read_pinned(spark, cfg, {s.name: s for s in specs}, mno=mno)
 
 
 def read_market_share(spark: SparkSession, cfg: RmfConfig, *, mno: str) -> DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rmf_spark import lake
+from rmf_spark import tables
 from rmf_spark.errors import ConfigError, InputDataError
 from rmf_spark.slayer.inputs import read_market_share
 from rmf_spark.slayer.present_population.runner import run_present_population
@@ -17,7 +17,7 @@ def world(spark, test_config):
 
 
 def _table(spark, cfg):
-    return lake.read_delta(spark, lake.table_path(cfg, "slayer", "present_population", mno=tw.MNO))
+    return tables.PRESENT_POPULATION.read(spark, cfg, mno=tw.MNO)
 
 
 def test_run_present_population_conserves_devices_across_levels(spark, test_config, world):
