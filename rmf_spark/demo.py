@@ -34,15 +34,18 @@ def demo_config(
 ) -> RmfConfig:
     """The profile for a demo in ``out``: lake, raw dirs and reference data inside ``out``,
     then the user's own ``--set`` overrides."""
-    world = out / "world"
+    from rmf_spark import tables
+    from rmf_spark.lake import uri_join
+
+    reference = uri_join(out, "world", "reference")
     overrides: dict[str, Any] = {
-        "lake.root": str(out / "lake"),
-        "convergence.reference_dir": str(world / "reference"),
-        "present_population.market_share_table": str(world / "reference" / "market_share"),
-        "release.zones_table": str(world / "reference" / "zones"),
+        "lake.root": uri_join(out, "lake"),
+        "convergence.reference_dir": reference,
+        "present_population.market_share_table": uri_join(reference, tables.MARKET_SHARE.name),
+        "release.zones_table": uri_join(reference, tables.ZONES.name),
     }
     for mno in mnos:
-        overrides[f"ingest.mno.{mno}.raw_dir"] = str(world / "raw" / mno)
+        overrides[f"ingest.mno.{mno}.raw_dir"] = uri_join(out, "world", "raw", mno)
     return load_config(config_path, overrides={**overrides, **user_overrides})
 
 

@@ -31,17 +31,14 @@ from rmf_spark.clayer import schemas
 from rmf_spark.clayer.settings import ConvergenceSettings
 from rmf_spark.config import RmfConfig
 from rmf_spark.errors import InputDataError
-from rmf_spark.lake import read_delta, table_exists, table_path
 
 __all__ = [
-    "TABLE",
     "convergence_parameters",
     "parameter_rows",
     "read_convergence_parameters",
     "settings_from_rows",
 ]
 
-TABLE = "convergence_parameters"
 _NOT_RECORDED = ("reference_dir",)
 
 
@@ -99,10 +96,13 @@ def read_convergence_parameters(
         ``rmf convergence`` for it), or recorded ones this version cannot read
         (``CONVERGENCE_PARAMETERS_INVALID``).
     """
-    path = table_path(cfg, "clayer", TABLE, mno=mno)
+    from rmf_spark import tables
+
+    spec = tables.CONVERGENCE_PARAMETERS
+    path = spec.path(cfg, mno=mno)
     rows: list[tuple[str, str]] = []
-    if table_exists(spark, path):
-        day = read_delta(spark, path).where(F.col("date") == F.lit(date))
+    if spec.exists(spark, cfg, mno=mno):
+        day = spec.read(spark, cfg, mno=mno).where(F.col("date") == F.lit(date))
         rows = [(r["parameter"], r["value"]) for r in day.select("parameter", "value").collect()]
     if not rows:
         raise InputDataError(

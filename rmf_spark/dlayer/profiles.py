@@ -23,6 +23,7 @@ from pydantic import Field, model_validator
 
 from rmf_spark.config_base import Section, load_toml
 from rmf_spark.dlayer.schemas import CELLS_SCHEMA, EVENTS_SCHEMA
+from rmf_spark.uris import uri_join
 
 __all__ = [
     "CELL_TARGETS",
@@ -74,7 +75,7 @@ class _FileSpec(Section):
     def file_path(self, raw_dir: str, date: dt.date | None = None) -> str:
         """The path of the file (or directory) for ``date`` under ``raw_dir``."""
         rel = self.path.format(date=date) if date is not None else self.path
-        return raw_dir.rstrip("/") + "/" + rel
+        return uri_join(raw_dir, rel)
 
     @model_validator(mode="after")
     def _check_columns(self) -> _FileSpec:

@@ -1,7 +1,7 @@
 """Bronze tables written by the D-layer: schemas, partition columns and reason codes.
 
-Every table lives at ``lake.table_path(cfg, LAYER, <TABLE>, mno=mno_id)``; the quality tables
-in the ``quality`` layer. See docs/bronze.md for the meaning of each column.
+Where each table lives and how it is written is declared in :mod:`rmf_spark.tables`
+(``bronze/*``, ``quality/*``). See docs/bronze.md for the meaning of each column.
 """
 
 from __future__ import annotations
@@ -35,17 +35,6 @@ __all__ = [
     "QUALITY_WARNINGS_SCHEMA",
     "QUARANTINE_SCHEMA",
 ]
-
-LAYER = "bronze"
-EVENTS = "events"
-QUARANTINE = "quarantine"
-LOAD_AUDIT = "load_audit"
-CELLS = "cells"
-CELLS_QUARANTINE = "cells_quarantine"
-CELLS_AUDIT = "cells_audit"
-QUALITY_LAYER = "quality"
-QUALITY_METRICS = "load_metrics"
-QUALITY_WARNINGS = "warnings"
 
 # Event reason codes (docs/tables.md section 4, docs/bronze.md).
 NULL_MANDATORY = "NULL_MANDATORY"

@@ -8,33 +8,25 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from rmf_spark import lake
+from rmf_spark import lake, tables
 from rmf_spark.config import RmfConfig
 from rmf_spark.errors import ConfigError, InputDataError
 from rmf_spark.slayer.aggregate.schemas import REGION_ID, SHARE
+from rmf_spark.tables import Pinned, TableSpec
 
-__all__ = ["PinnedTables", "read_clayer", "read_market_share", "recorded_convergence_value"]
-
-#: C-layer tables shared by every MNO (the others are per MNO)
-_SHARED = frozenset({"grid", "tile_zone"})
-
-
-class PinnedTables(NamedTuple):
-    """C-layer tables read at one Delta version each, and those versions (for the lineage)."""
-
-    tables: dict[str, DataFrame]
-    versions: dict[str, int]
+__all__ = ["Pinned", "read_clayer", "read_market_share", "recorded_convergence_value"]
 
 
 def read_clayer(
-    spark: SparkSession, cfg: RmfConfig, *, mno: str, names: Sequence[str]
-) -> PinnedTables:
-    """Read the C-layer tables ``names`` of ``mno``, each at its current version, recorded.
+    spark: SparkSession, cfg: RmfConfig, *, mno: str, specs: Sequence[TableSpec]
+) -> Pinned:
+    """Read the C-layer tables ``specs`` of ``mno`` (keyed by their names), each at its
+    current version, recorded.
 
     Whatever is committed meanwhile, the stage reads the versions it recorded.
 
@@ -43,11 +35,7 @@ def read_clayer(
     rmf_spark.errors.InputDataError
         A table is missing (code ``INPUT_TABLE_MISSING``, naming it and the command to run).
     """
-    paths = {n: lake.table_path(cfg, "clayer", n, mno=None if n in _SHARED else mno) for n in names}
-    lake.require_tables(spark, paths, hint=f"run `rmf convergence` for {mno}")
-    versions = {n: lake.delta_version(spark, p) for n, p in paths.items()}
-    tables = {n: lake.read_delta(spark, p, version=versions[n]) for n, p in paths.items()}
-    return PinnedTables(tables, versions)
+    return tables.read_pinned(spark, cfg, {s.name: s for s in specs}, mno=mno)
 
 
 def read_market_share(spark: SparkSession, cfg: RmfConfig, *, mno: str) -> DataFrame:
@@ -91,13 +79,12 @@ def recorded_convergence_value(
         were computed with different values (``CONVERGENCE_PARAMETERS_MIXED``: rerun
         ``rmf convergence`` for them with one profile).
     """
-    from rmf_spark.clayer.parameters import TABLE
-
-    path = lake.table_path(cfg, "clayer", TABLE, mno=mno)
+    spec = tables.CONVERGENCE_PARAMETERS
+    path = spec.path(cfg, mno=mno)
     values: list[str] = []
-    if lake.table_exists(spark, path):
+    if spec.exists(spark, cfg, mno=mno):
         rows = (
-            lake.read_delta(spark, path)
+            spec.read(spark, cfg, mno=mno)
             .where((F.col("parameter") == key) & F.col("date").between(start, end))
             .select("value")
             .distinct()

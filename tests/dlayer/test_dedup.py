@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from rmf_spark import lake
+from rmf_spark import tables
 from rmf_spark.dlayer import runner
-from rmf_spark.dlayer import schemas as S
 from rmf_spark.dlayer.dedup import duplicated_hashes, later_copies
 from rmf_spark.dlayer.runner import run_ingest
 from tests.dlayer import rawfiles
@@ -54,8 +53,7 @@ def test_aggregation_fallback_gives_the_same_tables(spark, test_config, tmp_path
         monkeypatch.setattr(runner, "_MAX_BROADCAST_COPIES", limit)
         cfg = make_config(test_config, tmp_path / f"lake_{limit}", raw)
         counts = run_ingest(spark, cfg, mno="mno_a", date=DAY)
-        path = lake.table_path(cfg, S.LAYER, S.EVENTS, mno="mno_a")
-        rows = sorted(map(str, lake.read_delta(spark, path).collect()))
+        rows = sorted(map(str, tables.EVENTS.read(spark, cfg, mno="mno_a").collect()))
         out[limit] = (counts, rows)
     (fast, fast_rows), (grouped, grouped_rows) = out.values()
     assert fast == grouped and fast.duplicates_removed == 1

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from rmf_spark import lake
+from rmf_spark import tables
 from rmf_spark.dlayer import schemas as S
 from rmf_spark.dlayer.runner import run_ingest, run_ingest_cells
 from tests.dlayer import rawfiles
@@ -21,7 +21,7 @@ DAY = dt.date(2024, 1, 15)
 
 
 def _table(spark, cfg, table, mno, layer="bronze"):
-    return lake.read_delta(spark, lake.table_path(cfg, layer, table, mno=mno))
+    return tables.CATALOG[f"{layer}/{table}"].read(spark, cfg, mno=mno)
 
 
 @contextlib.contextmanager

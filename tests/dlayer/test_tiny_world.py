@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from rmf_spark import lake
+from rmf_spark import lake, tables
 from rmf_spark.dlayer.runner import run_ingest
 from tests.dlayer.conftest import make_config
 
@@ -46,9 +46,7 @@ def test_ingest_events_matches_fault_truth_tags(spark, test_config, tmp_path, ti
         assert c.rows_read == c.rows_bronze + c.rows_quarantined + c.duplicates_removed
         q = {
             str(r["record_id"]): r["reason_codes"]
-            for r in lake.read_delta(spark, lake.table_path(cfg, "bronze", "quarantine", mno=mno))
-            .where(f"date = '{day}'")
-            .collect()
+            for r in tables.QUARANTINE.read(spark, cfg, mno=mno).where(f"date = '{day}'").collect()
         }
         day_tags = {
             (str(r["record_id"]), r["fault_kind"]) for r in tags.where(f"date = '{day}'").collect()
@@ -61,7 +59,7 @@ def test_ingest_events_matches_fault_truth_tags(spark, test_config, tmp_path, ti
         assert c.duplicates_removed == n_dup
         bronze_ids = {
             str(r[0])
-            for r in lake.read_delta(spark, lake.table_path(cfg, "bronze", "events", mno=mno))
+            for r in tables.EVENTS.read(spark, cfg, mno=mno)
             .where(f"date = '{day}'")
             .select("record_id")
             .collect()

@@ -124,25 +124,26 @@ def events_and_truth(
 def write_world(spark, cfg) -> dict[str, pd.DataFrame]:  # type: ignore[no-untyped-def]
     """Write grid, tile_zone, connection_probability, event_location and the convergence
     parameters (as ``rmf convergence`` records them) into cfg's lake."""
-    from rmf_spark import lake
-    from rmf_spark.clayer.parameters import TABLE, convergence_parameters
+    from rmf_spark import lake, tables
+    from rmf_spark.clayer.parameters import convergence_parameters
 
     g = grid()
     tz = tile_zone(g)
     cp = connection_probability(g)
     ev, truth = events_and_truth(g, cp)
-    frames = {"grid": (g, None), "tile_zone": (tz, None), "connection_probability": (cp, MNO)}
-    for name, (pdf, mno) in frames.items():
-        lake.write_delta(spark.createDataFrame(pdf), lake.table_path(cfg, "clayer", name, mno=mno))
+    frames = {tables.GRID: g, tables.TILE_ZONE: tz, tables.CONNECTION_PROBABILITY: cp}
+    for spec, pdf in frames.items():
+        lake.write_delta(spark.createDataFrame(pdf), spec.path(cfg, mno=MNO))
     lake.write_delta(
         spark.createDataFrame(ev),
-        lake.table_path(cfg, "clayer", "event_location", mno=MNO),
+        tables.EVENT_LOCATION.path(cfg, mno=MNO),
         partition_by=("date",),
     )
-    lake.write_delta(
+    tables.CONVERGENCE_PARAMETERS.write(
         convergence_parameters(spark, cfg.convergence, date=START.date()),
-        lake.table_path(cfg, "clayer", TABLE, mno=MNO),
-        partition_by=("date",),
+        cfg,
+        mno=MNO,
+        replace_where=f"date = DATE'{START.date()}'",
     )
     return {"grid": g, "tile_zone": tz, "connection_probability": cp, "events": ev, "truth": truth}
 
@@ -202,8 +203,8 @@ def write_truth(spark, world: dict[str, Any], truth_dir) -> None:  # type: ignor
         ],
         ignore_index=True,
     )
-    lake.write_delta(spark.createDataFrame(dev), str(truth_dir / "present_devices"))
+    lake.write_delta(spark.createDataFrame(dev), lake.uri_join(truth_dir, "present_devices"))
     lake.write_delta(
         spark.createDataFrame(pop[["time_point", "level", "area_id", "persons"]]),
-        str(truth_dir / "present_population"),
+        lake.uri_join(truth_dir, "present_population"),
     )
