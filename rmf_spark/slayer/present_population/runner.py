@@ -63,6 +63,7 @@ def _write_reach_offsets(
         settings=settings.reach_calibration,
         steepness=steepness,
         ta_buffer=settings.timing_advance_buffer,
+        blocks=settings.blocks,
     )
     target = lake.table_path(cfg, "slayer", "reach_calibration", mno=mno)
     lake.write_delta(
