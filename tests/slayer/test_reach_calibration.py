@@ -18,6 +18,7 @@ from rmf_spark.slayer.present_population.reach_calibration import (
     compute_ta_event_counts,
 )
 from rmf_spark.slayer.present_population.settings import (
+    BlockSettings,
     PresentPopulationSettings,
     ReachCalibrationSettings,
 )
@@ -179,7 +180,7 @@ def test_offsets_table_reproduces_the_calibration_and_em_conserves_devices(spark
     cp = spark.createDataFrame(NOMINAL.assign(date=day))
     ta_events = spark.createDataFrame(truth.assign(date=day))
     offsets = compute_reach_offsets(
-        cp, ta_events, settings=cfg, steepness=STEEPNESS, ta_buffer=1
+        cp, ta_events, settings=cfg, steepness=STEEPNESS, ta_buffer=1, blocks=BlockSettings()
     ).toPandas()
     assert sorted(offsets["cell_id"]) == ["A", "B"]
     assert (offsets["date"] == day).all() and offsets["calibrated"].all()

@@ -28,7 +28,8 @@ def grid() -> pd.DataFrame:
     y1 = np.floor(y / 1000) * 1000
     return pd.DataFrame(
         {
-            "tile_id": (ix.ravel() * 1000 + iy.ravel()).astype("int64"),
+            # the C-layer's id: (E / 100) * 2**20 + N / 100
+            "tile_id": ((x // 100).astype("int64") << 20) + (y // 100).astype("int64"),
             "inspire_100m": [
                 f"100mN{int(b) // 100}E{int(a) // 100}" for a, b in zip(x, y, strict=True)
             ],

@@ -74,6 +74,7 @@ def _write_reach_offsets(
         settings=settings.reach_calibration,
         steepness=steepness,
         ta_buffer=settings.timing_advance_buffer,
+        blocks=settings.blocks,
     )
     target = tables.REACH_CALIBRATION
     target.write(
