@@ -8,7 +8,7 @@ main error source, docs/present-population.md section 6). The timing advance (TA
 measures the distance to the antenna, whatever the radio model says, so the TA of a cell's
 events shows how far its devices really are. The calibration adds to each cell's path-loss
 exponent an offset ``delta_c``, which changes its signal strength by ``-10 delta_c
-log10(d_cg)`` (log-distance model, ``reference/methodology.md`` section 1.7) and so its
+log10(d_cg)`` (log-distance model, mobloc, Tennekes & Gootzen 2022) and so its
 dominance (logistic, steepness ``a`` per dB) by
 
     logit s_cg(delta_c) = logit s_cg - 10 a delta_c log10(d_cg),
@@ -22,7 +22,7 @@ fixed (one Jacobi step per round, each round moving half way to the chosen value
 ``rounds`` rounds; only cells with at least ``min_events`` TA events of the day are moved, the
 others keep ``delta_c = 0`` (but their ``P(c | g)`` follows their neighbours'). This is a
 method of moments on the TA, rmf_spark's own: mobloc and MultiMNO use the TA only as a
-posterior update of one event (``reference/methodology.md`` section 1.7), which the EM also
+posterior update of one event (mobloc ``update_posterior_TA``), which the EM also
 does (:mod:`~.timing_advance`). ``P(c | g)`` still sums to 1 over cells for
 every tile, so the EM keeps its totals. Cells without TA (3G) are not moved.
 
