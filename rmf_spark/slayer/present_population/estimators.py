@@ -245,7 +245,7 @@ def compute_naive_tile_devices(
     Notes
     -----
     ``tile(i) = argmax_j P(tile j | cell i)``, ties to the smallest tile id; the baseline the
-    issue compares EM with.
+    EM is compared with.
     """
     keys = _join_keys(connection_probability)
     best = connection_probability.groupBy(*keys).agg(
