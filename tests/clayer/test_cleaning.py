@@ -17,7 +17,7 @@ def _cell_version(spark):
         cell("b", X0 + 1500, Y0 + 500),
         cell("far", X0 + 60_000, Y0 + 500),  # 60 km away
         cell("old", X0 + 500, Y0 + 500, valid_to=dt.date(2024, 2, 1)),
-        cell("broken", X0 + 700, Y0 + 700, power_w=-1.0),
+        cell("broken", X0 + 700, Y0 + 700, directional=True),  # no azimuth: unusable
     ]
     return cells.prepare_cells(
         cells_df(spark, rows), radio=RadioSettings(), pruning=PruningSettings()
