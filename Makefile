@@ -3,7 +3,7 @@
 # (Maven Central, once), then runs the demo / the test suite.
 
 SHELL := /bin/bash
-SRC := $(wildcard rmf_spark jobs tests bench)
+SRC := $(wildcard rmf_spark jobs tests bench conftest.py)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python

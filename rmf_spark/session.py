@@ -11,8 +11,8 @@ One function, :func:`get_spark`, serves the three places rmf_spark runs:
 Examples
 --------
 >>> from rmf_spark.session import get_spark
->>> spark = get_spark()                      # doctest: +SKIP
->>> spark.sql("SELECT ST_AsText(ST_Point(1.0, 2.0))").first()[0]   # doctest: +SKIP
+>>> spark = get_spark()  # the running session if there is one, else a new one
+>>> spark.sql("SELECT ST_AsText(ST_Point(1.0, 2.0))").first()[0]
 'POINT (1 2)'
 """
 

@@ -1,4 +1,5 @@
-"""Shared test fixtures: one SparkSession for the whole run, small and explicit."""
+"""Test fixtures: the environment of CLI subprocesses and the tiny synthetic world (the
+session and its profile, shared with the docstring examples, are in the root conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,46 +9,9 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-
 ROOT = Path(__file__).resolve().parent.parent
 # A subset of the MultiMNO sample bronze data (EUPL-1.2), shipped so a clone anywhere can test.
 MULTIMNO_SAMPLE = ROOT / "tests" / "fixtures" / "multimno-sample"
-
-
-@pytest.fixture(scope="session")
-def test_config(tmp_path_factory):
-    """The local profile, shrunk for tests: 2 cores, 2 shuffle partitions, no UI."""
-    from rmf_spark.config import load_config
-
-    lake = tmp_path_factory.mktemp("lake")
-    warehouse = tmp_path_factory.mktemp("warehouse")
-    return load_config(
-        ROOT / "conf" / "local.toml",
-        overrides={
-            "spark.master": "local[2]",
-            "spark.shuffle_partitions": 2,
-            "spark.ui_enabled": False,
-            "spark.driver_memory": "3g",
-            "spark.conf": {
-                "spark.sql.warehouse.dir": str(warehouse),
-                "spark.default.parallelism": "2",
-                "spark.ui.showConsoleProgress": "false",
-            },
-            "lake.root": str(lake),
-        },
-    )
-
-
-@pytest.fixture(scope="session")
-def spark(test_config):
-    """The one SparkSession of the test run (Sedona + Delta, local[2])."""
-    from rmf_spark.session import get_spark
-
-    session = get_spark(test_config)
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from rmf_spark.clayer import cells, cleaning, event_location, grid
+from chispa import assert_df_equality
+
+from rmf_spark.clayer import cells, cleaning, event_location, grid, schemas
 from rmf_spark.clayer.settings import CleaningSettings, PruningSettings, RadioSettings
 from tests.clayer.helpers import X0, Y0, cell, cells_df, event, events_df, square_wkt, territory_df
 
@@ -39,31 +41,40 @@ def test_flags_on_rows(spark):
     flagged = cleaning.flag_events(
         events_df(spark, ev), _cell_version(spark), date=DAY, cleaning=CleaningSettings()
     )
-    got = {
-        (r["device_id"], r["cell_id"]): r
-        for r in flagged.select(
-            "device_id", "cell_id", "footprint_version", "unknown_cell", "cell_not_valid",
-            "impossible_movement", "same_time_duplicate", "cell_unusable", "usable",
-        ).collect()
-    }  # fmt: skip
-    assert len(got) == len(ev)
-    assert got[("d1", "far")]["impossible_movement"]
-    assert not got[("d1", "a")]["impossible_movement"]
-    assert not got[("d1", "b")]["impossible_movement"]
-    assert got[("d1", "a")]["usable"] and got[("d1", "a")]["footprint_version"]
-    assert got[("d2", "zzz")]["unknown_cell"] and not got[("d2", "zzz")]["cell_not_valid"]
-    assert got[("d2", "old")]["cell_not_valid"] and not got[("d2", "old")]["unknown_cell"]
-    assert got[("d2", "old")]["footprint_version"] is None
-    assert got[("d3", "a")]["same_time_duplicate"] and got[("d3", "b")]["same_time_duplicate"]
-    assert got[("d4", "broken")]["cell_unusable"] and not got[("d4", "broken")]["usable"]
-    flags = ("unknown_cell", "cell_not_valid", "impossible_movement", "same_time_duplicate")
-    for r in got.values():
-        assert r["usable"] == (not any(r[f] for f in flags) and not r["cell_unusable"])
+    flags = [
+        "unknown_cell",
+        "cell_not_valid",
+        "impossible_movement",
+        "same_time_duplicate",
+        "cell_unusable",
+        "usable",
+    ]
+    # one row per event: which flags it gets (usable: no flag at all)
+    expected = [
+        ("d1", "a", False, False, False, False, False, True),
+        ("d1", "far", False, False, True, False, False, False),
+        ("d1", "b", False, False, False, False, False, True),
+        ("d2", "zzz", True, False, False, False, False, False),
+        ("d2", "old", False, True, False, False, False, False),
+        ("d3", "a", False, False, False, True, False, False),
+        ("d3", "b", False, False, False, True, False, False),
+        ("d4", "broken", False, False, False, False, True, False),
+        ("d5", "a", False, False, False, False, False, True),  # inbound: still usable
+    ]
+    ddl = ", ".join(["device_id string", "cell_id string", *(f"{f} boolean" for f in flags)])
+    assert_df_equality(
+        flagged.select("device_id", "cell_id", *flags),
+        spark.createDataFrame(expected, ddl),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
+    versions = {
+        (r["device_id"], r["cell_id"]): r["footprint_version"]
+        for r in flagged.select("device_id", "cell_id", "footprint_version").collect()
+    }
+    assert versions[("d1", "a")] and versions[("d2", "old")] is None  # no plan valid that day
 
     metrics = {
-        r["metric"]: r["value"] for r in cleaning.cleaning_metrics(flagged, date=DAY).collect()
-    }
-    assert metrics == {
         "events": 9,
         "usable": 3,
         "unknown_cell": 1,
@@ -72,13 +83,29 @@ def test_flags_on_rows(spark):
         "same_time_duplicate": 2,
         "cell_unusable": 1,
     }
+    assert_df_equality(
+        cleaning.cleaning_metrics(flagged, date=DAY),
+        spark.createDataFrame(
+            [(dt.date.fromisoformat(DAY), m, v) for m, v in metrics.items()],
+            "date date, metric string, value long",
+        ),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
 
     g = grid.generate_grid(territory_df(spark, square_wkt(X0, Y0, 2000, 2000)), buffer_m=0.0)
     el = event_location.event_location(flagged, g, home_mcc=214)
-    rows = {(r["device_id"], r["cell_id"]): r for r in el.collect()}
-    assert el.columns == [f.name for f in el.schema.fields]
-    assert rows[("d5", "a")]["domain"] == "inbound" and rows[("d1", "a")]["domain"] == "domestic"
-    assert all(r["tile_id"] is None for r in rows.values())  # no coordinates on these events
+    assert el.columns == [f.name for f in schemas.EVENT_LOCATION.fields]
+    # every event, inbound by its foreign mcc; no tile: no coordinates on these events
+    assert_df_equality(
+        el.select("device_id", "cell_id", "domain", "tile_id"),
+        spark.createDataFrame(
+            [(d, c, "inbound" if d == "d5" else "domestic", None) for d, c, *_ in expected],
+            "device_id string, cell_id string, domain string, tile_id long",
+        ),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
 
 
 def test_event_coordinates_get_their_tile(spark):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from rmf_spark.clayer import cells, footprint, grid
+from rmf_spark.clayer import cells, footprint, grid, schemas
 from rmf_spark.clayer.settings import PruningSettings, RadioSettings
 from tests.clayer.helpers import X0, Y0, cell, cells_df, square_wkt, territory_df
 
@@ -27,11 +28,15 @@ def small_grid(spark):
 def test_grid_codes_ids_and_extent(spark, small_grid):
     assert small_grid.count() == 900
     assert small_grid.select("tile_id").distinct().count() == 900
-    r = small_grid.where((F.col("x_ll") == X0 + 1200) & (F.col("y_ll") == Y0 + 300)).first()
-    assert r["inspire_100m"] == "100mN20003E30012"
-    assert r["inspire_1km"] == "1kmN2000E3001"
-    assert r["tile_id"] == 30012 * 2**20 + 20003
-    assert r["tile_1km_id"] == 3001 * 2**20 + 2000
+    assert_df_equality(
+        small_grid.where((F.col("x_ll") == X0 + 1200) & (F.col("y_ll") == Y0 + 300)),
+        spark.createDataFrame(
+            [(30012 * 2**20 + 20003, "100mN20003E30012", "1kmN2000E3001",
+              3001 * 2**20 + 2000, X0 + 1200, Y0 + 300)],
+            schemas.GRID,
+        ),
+        ignore_nullable=True,
+    )  # fmt: skip
     assert small_grid.select(F.countDistinct("tile_1km_id")).first()[0] == 9
 
 
@@ -54,8 +59,15 @@ def test_tile_zone_each_tile_once_per_level(spark, small_grid):
         "zone_id string, zone_level int, wkt string",
     )
     tz = grid.tile_zone(small_grid, zones)
-    counts = {(r[0], r[1]): r[2] for r in tz.groupBy("zone_level", "zone_id").count().collect()}
-    assert counts == {(1, "R1"): 900, (2, "M1"): 450, (2, "M2"): 450}
+    assert_df_equality(
+        tz.groupBy("zone_level", "zone_id").count(),
+        spark.createDataFrame(
+            [(1, "R1", 900), (2, "M1", 450), (2, "M2", 450)],
+            "zone_level int, zone_id string, count long",
+        ),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
     assert tz.groupBy("tile_id", "zone_level").count().where("count > 1").count() == 0
 
 

@@ -7,6 +7,7 @@ import re
 from datetime import datetime
 
 import pytest
+from chispa import assert_approx_df_equality
 
 from rmf_spark.evaluate.accuracy import compute_nae
 from rmf_spark.evaluate.report import choose_time_points, tile_xy
@@ -37,10 +38,16 @@ def test_compute_nae_hand_example(spark):
         ],
         "time_point timestamp, level string, area_id string, truth double",
     )
-    row = compute_nae(est, truth=truth, by=("method",)).first()
     # |8-10| + |12-10| + |5-0| + |0-5| + |10-10| = 14 over 10 + 10 + 5 + 10 = 35
-    assert row["nae"] == pytest.approx(14 / 35)
-    assert row["truth_total"] == 35 and row["estimate_total"] == 35
+    assert_approx_df_equality(
+        compute_nae(est, truth=truth, by=("method",)),
+        spark.createDataFrame(
+            [("em", "1km", 14 / 35, 35.0, 35.0)],
+            "method string, level string, nae double, truth_total double, estimate_total double",
+        ),
+        precision=1e-12,
+        ignore_nullable=True,
+    )
 
 
 def test_tile_xy_and_choose_time_points():

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
+from chispa import assert_approx_df_equality, assert_df_equality
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -161,12 +162,16 @@ def test_ta_event_counts_per_date_cell_and_band(spark):
         start=datetime(2024, 5, 13),
         end=datetime(2024, 5, 14, 23),
         ta_step_m={"4G": STEP},
-    ).collect()
-    assert sorted((r["date"], r["cell_id"], r["timing_advance"], r["devices"]) for r in got) == [
-        (date(2024, 5, 13), "A", 3, 2.0),
-        (date(2024, 5, 14), "A", 5, 1.0),
-    ]
-    assert {r["ta_step_m"] for r in got} == {STEP}
+    )
+    expected = spark.createDataFrame(
+        [
+            (date(2024, 5, 13), "A", "v1", 3, STEP, 2.0),
+            (date(2024, 5, 14), "A", "v1", 5, STEP, 1.0),
+        ],
+        "date date, cell_id string, footprint_version string, timing_advance int, "
+        "ta_step_m double, devices double",
+    )
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_offsets_table_reproduces_the_calibration_and_em_conserves_devices(spark):
@@ -179,15 +184,24 @@ def test_offsets_table_reproduces_the_calibration_and_em_conserves_devices(spark
     cfg = ReachCalibrationSettings(min_events=10)
     cp = spark.createDataFrame(NOMINAL.assign(date=day))
     ta_events = spark.createDataFrame(truth.assign(date=day))
-    offsets = compute_reach_offsets(
+    table = compute_reach_offsets(
         cp, ta_events, settings=cfg, steepness=STEEPNESS, ta_buffer=1, blocks=BlockSettings()
-    ).toPandas()
-    assert sorted(offsets["cell_id"]) == ["A", "B"]
-    assert (offsets["date"] == day).all() and offsets["calibrated"].all()
+    ).cache()
     direct = calibrate_reach(NOMINAL, truth, settings=cfg, steepness=STEEPNESS, ta_buffer=1)
-    expected = direct.offsets.set_index("cell_id")["ple_offset"]
-    got_offsets = offsets.set_index("cell_id")["ple_offset"]
-    np.testing.assert_allclose(got_offsets[expected.index], expected, rtol=1e-9)
+    # one row per cell of the date, calibrated, with calibrate_reach's offset
+    assert_approx_df_equality(
+        table.select("date", "cell_id", "calibrated", "ple_offset"),
+        spark.createDataFrame(
+            direct.offsets.assign(date=day, calibrated=True)[
+                ["date", "cell_id", "calibrated", "ple_offset"]
+            ]
+        ),
+        precision=1e-9,
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
+    offsets = table.toPandas()
+    table.unpersist()
     applied = apply_reach_offsets(
         NOMINAL.merge(offsets[["cell_id", "footprint_version", "ple_offset"]]),
         steepness=STEEPNESS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from chispa import assert_df_equality
 
 from rmf_spark.slayer.present_population.observations import (
     compute_cell_counts,
@@ -20,6 +21,12 @@ SCHEMA = (
 
 def _ev(device: str, offset_s: int, cell: str, usable: bool = True) -> tuple:
     return (device, T0 + timedelta(seconds=offset_s), cell, "v1", usable)
+
+
+def _points(spark, rows: list[tuple], *, with_event_ts: bool = True):
+    """Expected ``device_id, time_point, cell_id[, event_ts]`` rows."""
+    ddl = "device_id string, time_point timestamp, cell_id string"
+    return spark.createDataFrame(rows, ddl + (", event_ts timestamp" if with_event_ts else ""))
 
 
 def test_time_points_inclusive_at_step():
@@ -43,12 +50,14 @@ def test_to_device_time_points_nearest_event_and_tie_to_earlier(spark):
         SCHEMA,
     )
     got = to_device_time_points(events, start=T0, end=T0, step_s=3600, tolerance_s=3600)
-    rows = {r["device_id"]: (r["cell_id"], r["event_ts"]) for r in got.collect()}
-    assert rows["tie"] == ("EARLY", T0 - timedelta(seconds=600))
-    assert rows["near"][0] == "NEAR"
-    assert rows["unusable"][0] == "OK"
-    assert "outside" not in rows
-    assert got.count() == 3
+    # a tie goes to the earlier event; an unusable event is skipped; "outside" has none in range
+    expected = [("tie", "EARLY", -600), ("near", "NEAR", 500), ("unusable", "OK", 3000)]
+    assert_df_equality(
+        got.select("device_id", "time_point", "cell_id", "event_ts"),
+        _points(spark, [(d, T0, c, T0 + timedelta(seconds=s)) for d, c, s in expected]),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
 
 
 def test_to_device_time_points_one_row_per_device_and_time_point(spark):
@@ -56,9 +65,14 @@ def test_to_device_time_points_one_row_per_device_and_time_point(spark):
     got = to_device_time_points(
         events, start=T0, end=T0 + timedelta(hours=1), step_s=3600, tolerance_s=1800
     )
-    rows = sorted((r["time_point"], r["cell_id"]) for r in got.collect())
     # events at ..., -500, 200, ..., 2900, 3700, ...: nearest to 0 is 200, to 3600 is 3700
-    assert rows == [(T0, "C200"), (T0 + timedelta(hours=1), "C3700")]
+    expected = [("d1", T0, "C200"), ("d1", T0 + timedelta(hours=1), "C3700")]
+    assert_df_equality(
+        got.select("device_id", "time_point", "cell_id"),
+        _points(spark, expected, with_event_ts=False),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
 
 
 def test_compute_cell_counts_conserves_devices_in_window(spark):
@@ -106,18 +120,20 @@ def test_to_device_time_points_matches_brute_force_argmin(spark, tolerance):
     events = spark.createDataFrame([_ev(*r) for r in raw], SCHEMA)
     step = 1800
     pts = time_points(start=T0 - timedelta(hours=6), end=T0 + timedelta(hours=6), step_s=step)
-    got = {
-        (r["device_id"], r["time_point"]): r["cell_id"]
-        for r in to_device_time_points(
-            events, start=pts[0], end=pts[-1], step_s=step, tolerance_s=tolerance
-        ).collect()
-    }
-    expected = {}
+    got = to_device_time_points(
+        events, start=pts[0], end=pts[-1], step_s=step, tolerance_s=tolerance
+    ).select("device_id", "time_point", "cell_id")
+    expected = []
     for tp in pts:
         t = (tp - T0).total_seconds()
         for d in {r[0] for r in raw}:
             cands = [(abs(s - t), s, c) for dd, s, c, ok in raw if dd == d and ok]
             cands = [x for x in cands if x[0] <= tolerance]
             if cands:
-                expected[(d, tp)] = min(cands)[2]
-    assert got == expected
+                expected.append((d, tp, min(cands)[2]))
+    assert_df_equality(
+        got,
+        _points(spark, expected, with_event_ts=False),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )

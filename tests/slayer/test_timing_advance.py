@@ -7,6 +7,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from chispa import assert_df_equality
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -88,6 +89,14 @@ def _counts(spark, rows):
     )
 
 
+def _tiles(spark, devices: dict[int, float]):
+    """Expected EM output: devices per tile at T0."""
+    return spark.createDataFrame(
+        [(T0, t, d) for t, d in devices.items()],
+        "time_point timestamp, tile_id long, devices double",
+    )
+
+
 def _em(counts, cp):
     return compute_em_tile_devices(
         counts,
@@ -102,11 +111,11 @@ def test_em_puts_devices_in_the_ring_of_their_ta(spark):
     cp = spark.createDataFrame(_cp([150.0, 1000.0], [1.0, 1.0]))
     far = int(1000.0 // LTE)
     with_ta = _em(_counts(spark, [(far, 10)]), cp)
-    got = {r["tile_id"]: r["devices"] for r in with_ta.collect()}
-    assert got == {1: 10.0}
+    assert_df_equality(with_ta, _tiles(spark, {1: 10.0}), ignore_nullable=True)
     without = _em(_counts(spark, [(None, 10)]), cp)
-    got = {r["tile_id"]: r["devices"] for r in without.collect()}
-    assert got == {0: 5.0, 1: 5.0}
+    assert_df_equality(
+        without, _tiles(spark, {0: 5.0, 1: 5.0}), ignore_row_order=True, ignore_nullable=True
+    )
     # a TA beyond the footprint keeps its devices (cell row): totals are conserved
     mixed = _em(_counts(spark, [(far, 10), (200, 4), (None, 6)]), cp)
     assert np.isclose(sum(r["devices"] for r in mixed.collect()), 20.0)
@@ -123,10 +132,18 @@ def test_cell_counts_keep_ta_only_for_technologies_with_a_step(spark):
         "device_id string, time_point timestamp, cell_id string, footprint_version string, "
         "event_ts timestamp, technology string, timing_advance int",
     )
-    got = {
-        (r["timing_advance"], r["ta_step_m"]): r["devices"]
-        for r in compute_cell_counts(points, ta_step_m={"4G": LTE}).collect()
-    }
-    assert got == {(7, LTE): 2, (None, None): 2}
-    off = compute_cell_counts(points, ta_step_m={}).collect()
-    assert [(r["timing_advance"], r["devices"]) for r in off] == [(None, 4)]
+    counts = "time_point timestamp, cell_id string, footprint_version string, "
+    counts += "timing_advance int, ta_step_m double, devices long"
+    assert_df_equality(
+        compute_cell_counts(points, ta_step_m={"4G": LTE}),
+        spark.createDataFrame(
+            [(T0, "c1", "v1", 7, LTE, 2), (T0, "c1", "v1", None, None, 2)], counts
+        ),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
+    assert_df_equality(
+        compute_cell_counts(points, ta_step_m={}),
+        spark.createDataFrame([(T0, "c1", "v1", None, None, 4)], counts),
+        ignore_nullable=True,
+    )
