@@ -33,7 +33,6 @@ from rmf_spark.clayer.schemas import (
     DEVICE_ID,
     EVENT_TS,
     FOOTPRINT_VERSION,
-    TECHNOLOGY,
     TIMING_ADVANCE,
     USABLE,
 )
@@ -49,7 +48,7 @@ from rmf_spark.slayer.device.schemas import (
     VISITED_PLMN,
 )
 from rmf_spark.slayer.device.settings import DeviceSettings
-from rmf_spark.slayer.present_population.observations import ta_step_of_technology
+from rmf_spark.slayer.present_population.observations import ta_columns
 from rmf_spark.slayer.present_population.schemas import TA_STEP_M
 
 __all__ = ["compress_runs", "with_day_bounds"]
@@ -103,11 +102,7 @@ def compress_runs(
     abroad = _optional(events, ABROAD, "boolean", F.lit(False))
     usable = F.col(USABLE) if USABLE in events.columns else F.lit(True)
     inbound = (F.col("domain") == F.lit("inbound")) if "domain" in events.columns else F.lit(None)
-    ta, step = F.lit(None).cast("int"), F.lit(None).cast("double")
-    if ta_step_m and TIMING_ADVANCE in events.columns and TECHNOLOGY in events.columns:
-        known = ta_step_of_technology(ta_step_m)
-        has_ta = known.isNotNull() & F.col(TIMING_ADVANCE).isNotNull()
-        ta, step = F.when(has_ta, F.col(TIMING_ADVANCE)), F.when(has_ta, known)
+    ta, step = ta_columns(events, ta_step_m)
     ev = events.where(F.coalesce(usable, F.lit(False)) | F.coalesce(abroad, F.lit(False))).select(
         DEVICE_ID,
         EVENT_TS,

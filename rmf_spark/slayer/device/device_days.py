@@ -16,6 +16,7 @@ from datetime import datetime
 import pandas as pd
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.pandas.group_ops import PandasCogroupedOps
 
 from rmf_spark.clayer.schemas import (
     CELL_ID,
@@ -81,13 +82,14 @@ def with_day_context(compressed: DataFrame) -> DataFrame:
     return own.unionByName(copied("_next")).unionByName(copied("_prev"))
 
 
-def _groups(
+def _per_device_day(
     rows: DataFrame,
     connection_probability: DataFrame,
     grid: DataFrame,
     prior: DataFrame | None,
     time_zone: str,
-) -> tuple[DataFrame, DataFrame]:
+) -> PandasCogroupedOps:
+    """The cogroup of each device-day's rows (with its day bounds) and its cells' footprints."""
     keys = [CELL_ID, FOOTPRINT_VERSION]
     on_date = DATE in connection_probability.columns
     distance = F.col(DISTANCE_M) if DISTANCE_M in connection_probability.columns else F.lit(None)
@@ -111,7 +113,8 @@ def _groups(
         .toDF(*fresh)
     )
     footprints = cells.join(cp, on=[*keys, *([DATE] if on_date else [])], how="inner")
-    return with_day_bounds(rows, time_zone=time_zone), footprints
+    own = with_day_bounds(rows, time_zone=time_zone).groupBy(DEVICE_ID, DATE)
+    return own.cogroup(footprints.groupBy(DEVICE_ID, DATE))
 
 
 def _segments_fn(settings: DeviceSettings, ta_buffer: int):  # type: ignore[no-untyped-def]
@@ -170,14 +173,8 @@ def compute_segments(
     DataFrame
         :data:`~rmf_spark.slayer.device.schemas.SEGMENTS_SCHEMA`.
     """
-    grouped_rows, footprints = _groups(
-        rows, connection_probability, grid, prior, settings.time_zone
-    )
-    return (
-        grouped_rows.groupBy(DEVICE_ID, DATE)
-        .cogroup(footprints.groupBy(DEVICE_ID, DATE))
-        .applyInPandas(_segments_fn(settings, ta_buffer), SEGMENTS_SCHEMA)
-    )
+    groups = _per_device_day(rows, connection_probability, grid, prior, settings.time_zone)
+    return groups.applyInPandas(_segments_fn(settings, ta_buffer), SEGMENTS_SCHEMA)
 
 
 def compute_daily_permanence(segments: DataFrame, *, settings: DeviceSettings) -> DataFrame:
@@ -262,12 +259,5 @@ def compute_time_point_posteriors(
         out[DEVICE_ID] = rows_pd[DEVICE_ID].iloc[0]
         return out[names]
 
-    grouped_rows, footprints = _groups(
-        rows, connection_probability, grid, prior, settings.time_zone
-    )
-    return (
-        grouped_rows.groupBy(DEVICE_ID, DATE)
-        .cogroup(footprints.groupBy(DEVICE_ID, DATE))
-        .applyInPandas(run, TIME_POINT_POSTERIOR_SCHEMA)
-        .select(*names)
-    )
+    groups = _per_device_day(rows, connection_probability, grid, prior, settings.time_zone)
+    return groups.applyInPandas(run, TIME_POINT_POSTERIOR_SCHEMA)

@@ -1,4 +1,4 @@
-"""The observation model of one device-day: emission rows per event and footprint tile sets.
+"""The observation model of one device-day: emission rows and footprint tile sets.
 
 Notes
 -----
@@ -8,6 +8,8 @@ An event's emission is the EM's observation row (cell, or cell and TA band):
 probabilities of the device's cells, so the HMM and the EM read the network the same way.
 An event's footprint is the set of tiles of its cell with ``P(cell | tile) > 0`` (its TA is not
 used there: the continuous time segmentation intersects cell footprints, as MultiMNO's).
+Both are held once per distinct observation (or cell), with an index per row, so a group's
+memory grows with its cells, not its rows.
 """
 
 from __future__ import annotations
@@ -37,29 +39,42 @@ _OBS = [CELL_ID, FOOTPRINT_VERSION, TIMING_ADVANCE, TA_STEP_M]
 
 
 class DeviceEmission(NamedTuple):
-    """``emission`` (csr, rows x tiles), ``footprint`` (csr of 0/1, the cell's tiles), the
-    tile ids of the columns and their centres in metres (tiles x 2)."""
+    """``emission`` (csr, distinct observations x tiles) and ``observation`` (its row for each
+    input row); ``footprint`` (csr of ones, distinct cells x tiles) and ``cell`` (its row for
+    each input row); the tile ids of the columns and their centres in metres (tiles x 2). A
+    row whose cell has no footprint has an empty emission and footprint row."""
 
     emission: sparse.csr_matrix
+    observation: np.ndarray
     footprint: sparse.csr_matrix
+    cell: np.ndarray
     tiles: np.ndarray
     xy_m: np.ndarray
 
+    def row_tiles(self, k: int) -> np.ndarray:
+        """The footprint tiles (column indices) of input row ``k``."""
+        c = self.cell[k]
+        return self.footprint.indices[self.footprint.indptr[c] : self.footprint.indptr[c + 1]]
 
-def _rows(events: pd.DataFrame, cp: pd.DataFrame, ta_buffer: int) -> sparse.csr_matrix:
-    # one matrix row per distinct observation, then one per event; columns follow cp's tiles
-    key = pd.MultiIndex.from_frame(events[_OBS].astype(str))
-    codes, _ = pd.factorize(key)
+
+def _distinct(
+    events: pd.DataFrame, cp: pd.DataFrame, ta_buffer: int
+) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
+    # one matrix row per distinct observation; columns follow cp's tiles
+    codes, _ = pd.factorize(pd.MultiIndex.from_frame(events[_OBS].astype(str)))
     first = pd.Series(np.arange(len(events))).groupby(codes).first().to_numpy()
     observations = events.iloc[first][_OBS].reset_index(drop=True)
     structure = observation_structure(observations, cp, ta_buffer=ta_buffer)
-    return structure.matrix(cp[P_CELL_GIVEN_TILE].to_numpy(dtype=float))[codes], structure.tiles
+    matrix = structure.matrix(cp[P_CELL_GIVEN_TILE].to_numpy(dtype=float))
+    matrix.sum_duplicates()
+    matrix.sort_indices()
+    return matrix, codes.astype(np.int64), structure.tiles
 
 
 def device_emission(
     events: pd.DataFrame, footprints: pd.DataFrame, *, ta_buffer: int
 ) -> DeviceEmission:
-    """Emission and footprint rows of a device's events over the tiles of its cells.
+    """Emission and footprint of a device's rows over the tiles of its cells.
 
     Parameters
     ----------
@@ -75,22 +90,19 @@ def device_emission(
     Returns
     -------
     DeviceEmission
-        Rows in the order of ``events``; a row is empty when its cell has no footprint.
+        Indexed like ``events``.
     """
     ev = events.copy()
     for col in (TIMING_ADVANCE, TA_STEP_M):
         if col not in ev.columns:
             ev[col] = np.nan
     cp = footprints[footprints[P_CELL_GIVEN_TILE] > 0].reset_index(drop=True)
-    emission, tiles = _rows(ev, cp, ta_buffer)
+    emission, observation, tiles = _distinct(ev, cp, ta_buffer)
+    # the same columns: both factorise cp's tile column in its order
     plain = ev.assign(**{TIMING_ADVANCE: np.nan, TA_STEP_M: np.nan})
-    # same columns: both factorise cp's tile column in its order
-    footprint, _ = _rows(plain, cp, ta_buffer)
+    footprint, cell, _ = _distinct(plain, cp, ta_buffer)
     footprint.data[:] = 1.0
     corner = cp.groupby(TILE_ID)[[X_LL, Y_LL]].first().reindex(tiles).to_numpy(dtype=float)
     return DeviceEmission(
-        sparse.csr_matrix(emission),
-        sparse.csr_matrix(footprint),
-        tiles,
-        corner + GRID_SPACING_M / 2,
+        emission, observation, footprint, cell, tiles, corner + GRID_SPACING_M / 2
     )

@@ -32,9 +32,10 @@ HMM worse than independent events, the mixture better), and each Gaussian is sep
 ``g(dx) g(dy)``: a step is a few small dense products over the footprints' own rows and
 columns of tiles, ``Gy A Gx'``, whose cost depends on the footprints' extent, not on the
 number of tile pairs (that grows as the square of the footprint; a pair-list kernel with
-scipy ``cKDTree`` was 20 to 50 times slower on city footprints of 450 tiles,
-``docs/device-inference.md``). Moves faster than the travel component (a train) are carried
-by the jump term, where the posterior is close to the event's own emission times the prior.
+scipy ``cKDTree`` was about 40 times slower on city footprints of 450 tiles and 65 times on
+rural ones of 2 750, ``docs/device-inference.md``). Moves faster than the travel component
+(a train) are carried by the jump term, where the posterior is close to the event's own
+emission times the prior.
 ``eps = 1`` is the model of independent events, whose posterior is the normalised
 ``e_k * pi``.
 
@@ -42,11 +43,11 @@ Scaled forward-backward (Rabiner 1989): ``alpha_k`` is normalised at each step b
 ``log L = sum_k log c_k``, ``beta_k = T (e_(k+1) beta_(k+1)) / c_(k+1)`` and the posterior
 ``gamma_k = alpha_k beta_k`` sums to 1. The forward messages are kept only every
 ``ceil(sqrt(n))`` events and recomputed block by block in the backward pass
-(checkpointing), and each posterior is reduced to its fewest tiles holding ``mass`` as soon as
-it is known, so memory grows with ``sqrt(n)`` footprints, not ``n``. Between events the
-posterior is the one of the nearest event (:func:`posterior_at`), as the present population's
-nearest-event rule; the exact smoothed posterior at an instant between events spreads over
-tiles no event covers, which the sparse state space does not hold.
+(checkpointing), and :func:`smooth` yields each posterior as soon as it is known, so the
+caller keeps only what it needs and memory grows with ``sqrt(n)`` footprints, not ``n``.
+Between events the posterior is the one of the nearest event (:func:`posterior_at`), as the
+present population's nearest-event rule; the exact smoothed posterior at an instant between
+events spreads over tiles no event covers, which the sparse state space does not hold.
 
 This module is numpy and scipy only.
 """
@@ -54,6 +55,7 @@ This module is numpy and scipy only.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -68,7 +70,10 @@ __all__ = [
     "kernel_components",
     "lattice_normaliser",
     "location_summary",
+    "nearest_event",
     "posterior_at",
+    "smallest_mass",
+    "smooth",
 ]
 
 #: spacing of the INSPIRE grid the states live on
@@ -129,13 +134,20 @@ def lattice_normaliser(
 
 
 def _validate(
-    times: np.ndarray, emission: sparse.csr_matrix, xy: np.ndarray, initial: np.ndarray
+    times: np.ndarray,
+    emission: sparse.csr_matrix,
+    observation: np.ndarray,
+    xy: np.ndarray,
+    initial: np.ndarray,
 ) -> None:
-    n, n_tiles = emission.shape
+    n_obs, n_tiles = emission.shape
+    n = len(observation)
     if times.shape != (n,):
         raise ValueError(f"times_s has shape {times.shape}, expected ({n},) (one per event)")
     if n and (not np.isfinite(times).all() or (np.diff(times) < 0).any()):
         raise ValueError("times_s must be finite and sorted in non-decreasing order")
+    if n and (observation.min() < 0 or observation.max() >= n_obs):
+        raise ValueError(f"observation indices must be rows of emission (0 .. {n_obs - 1})")
     if xy.shape != (n_tiles, 2):
         raise ValueError(f"xy_m has shape {xy.shape}, expected ({n_tiles}, 2)")
     if initial.shape != (n_tiles,) or not np.isfinite(initial).all() or (initial <= 0).any():
@@ -145,7 +157,8 @@ def _validate(
         )
     if emission.nnz and ((emission.data < 0).any() or not np.isfinite(emission.data).all()):
         raise ValueError("emission probabilities must be finite and >= 0")
-    empty = np.flatnonzero(np.asarray(emission.sum(axis=1)).ravel() <= 0)
+    row_sum = np.asarray(emission.sum(axis=1)).ravel()
+    empty = np.flatnonzero(row_sum[observation] <= 0)
     if empty.size:
         raise ValueError(
             f"events {empty[:5].tolist()} have no tile with a positive emission probability: "
@@ -171,35 +184,44 @@ class _Steps:
     """The transition between consecutive events, as separable dense products."""
 
     def __init__(
-        self, emission: sparse.csr_matrix, xy: np.ndarray, times: np.ndarray, s: HmmSettings
+        self,
+        emission: sparse.csr_matrix,
+        observation: np.ndarray,
+        xy: np.ndarray,
+        times: np.ndarray,
+        s: HmmSettings,
     ) -> None:
         self.e = emission
+        self.obs = observation
         # (weight (1 - eps) w_c / Z_c, sd, reach) per component, each an array over the steps
         self.parts = [
             ((1.0 - s.jump_probability) * w / lattice_normaliser(sd, reach), sd, reach)
             for w, sd, reach in kernel_components(np.diff(times), settings=s)
             if w > 0
         ]
-        # events of the same observation share a layout
-        layouts: dict[bytes, _Layout] = {}
-        self.layouts: list[_Layout] = []
-        for k in range(emission.shape[0]):
-            cols = self.cols(k)
-            key = cols.tobytes()
-            if key not in layouts:
-                ux, ix = np.unique(xy[cols, 0], return_inverse=True)
-                uy, iy = np.unique(xy[cols, 1], return_inverse=True)
-                layouts[key] = _Layout(ux, uy, ix, iy)
-            self.layouts.append(layouts[key])
+        # one dense layout per distinct observation
+        self._layouts: dict[int, _Layout] = {}
+        self._xy = xy
 
     def cols(self, k: int) -> np.ndarray:
-        return self.e.indices[self.e.indptr[k] : self.e.indptr[k + 1]]
+        o = self.obs[k]
+        return self.e.indices[self.e.indptr[o] : self.e.indptr[o + 1]]
 
     def vals(self, k: int) -> np.ndarray:
-        return self.e.data[self.e.indptr[k] : self.e.indptr[k + 1]]
+        o = self.obs[k]
+        return self.e.data[self.e.indptr[o] : self.e.indptr[o + 1]]
+
+    def layout(self, k: int) -> _Layout:
+        o = int(self.obs[k])
+        if o not in self._layouts:
+            cols = self.cols(k)
+            ux, ix = np.unique(self._xy[cols, 0], return_inverse=True)
+            uy, iy = np.unique(self._xy[cols, 1], return_inverse=True)
+            self._layouts[o] = _Layout(ux, uy, ix, iy)
+        return self._layouts[o]
 
     def _moved(self, k: int, grid: np.ndarray, *, backward: bool) -> np.ndarray:
-        src, dst = self.layouts[k], self.layouts[k + 1]
+        src, dst = self.layout(k), self.layout(k + 1)
         out = 0.0
         for weight, sd, reach in self.parts:
             dy = dst.uy[:, None] - src.uy[None, :]
@@ -216,12 +238,12 @@ class _Steps:
 
     def forward(self, k: int, a: np.ndarray) -> np.ndarray:
         """``(1 - eps) * sum_i a_i K(i, j)`` for the tiles j of event k + 1."""
-        src, dst = self.layouts[k], self.layouts[k + 1]
+        src, dst = self.layout(k), self.layout(k + 1)
         return self._moved(k, src.dense(a), backward=False)[dst.iy, dst.ix]
 
     def backward(self, k: int, u: np.ndarray) -> np.ndarray:
         """``(1 - eps) * sum_j K(i, j) u_j`` for the tiles i of event k."""
-        src, dst = self.layouts[k], self.layouts[k + 1]
+        src, dst = self.layout(k), self.layout(k + 1)
         return self._moved(k, dst.dense(u), backward=True)[src.iy, src.ix]
 
 
@@ -234,31 +256,37 @@ def _triple(left: np.ndarray, mid: np.ndarray, right: np.ndarray) -> np.ndarray:
     return left @ (mid @ right)
 
 
-def _kept(values: np.ndarray, mass: float) -> np.ndarray:
-    """Indices of the fewest values holding ``mass`` of their sum (largest first, ties to the
-    lower index)."""
+def smallest_mass(values: np.ndarray, *, mass: float) -> np.ndarray:
+    """Indices (sorted) of the fewest values holding ``mass`` of their sum, largest first,
+    ties to the lower index: the stored form of a posterior.
+
+    Examples
+    --------
+    >>> smallest_mass(np.array([0.1, 0.6, 0.3]), mass=0.9).tolist()
+    [1, 2]
+    """
     order = np.argsort(-values, kind="stable")
     cum = np.cumsum(values[order])
     return np.sort(order[(cum - values[order]) < mass * cum[-1]])
 
 
-def forward_backward(
+def smooth(
     times_s: np.ndarray,
     emission: sparse.spmatrix,
     xy_m: np.ndarray,
     initial: np.ndarray,
     *,
     settings: HmmSettings,
-    mass: float,
-) -> HmmResult:
-    """Posterior tile of each event of one device, and the log-likelihood of its events.
+    observation: np.ndarray | None = None,
+) -> tuple[float, Iterator[tuple[int, np.ndarray, np.ndarray]]]:
+    """The forward pass (the log-likelihood) and an iterator over the posteriors.
 
     Parameters
     ----------
     times_s
         Event times in seconds (any origin), sorted, length n.
     emission
-        ``P(observation k | tile j)``, sparse (n x n_tiles); every row has a positive entry.
+        ``P(observation o | tile j)``, sparse (n_observations x n_tiles).
     xy_m
         Tile centres in metres (n_tiles x 2), on the 100 m grid.
     initial
@@ -267,28 +295,22 @@ def forward_backward(
         ``[device.hmm]``: the kernel (``scale_m``, ``stay_speed_m_s``, ``travel_speed_m_s``,
         ``travel_share``, ``max_speed_m_s``, ``min_reach_m``, ``kernel_cutoff``) and
         ``jump_probability``.
-    mass
-        Each posterior keeps its fewest tiles holding this mass, renormalised (1: all).
+    observation
+        The emission row of each event (length n; by default event k is row k). Every event's
+        row has a positive entry.
 
     Returns
     -------
-    HmmResult
-        ``posterior`` (csr, n x n_tiles, each row sums to 1), ``log_likelihood``, ``times_s``.
+    tuple
+        ``(log_likelihood, posteriors)``: ``posteriors`` yields ``(k, tiles, probabilities)``
+        for k = n - 1 down to 0, ``tiles`` the columns of event k's row and ``probabilities``
+        its posterior on them (summing to 1). Consume it once, keeping what is needed.
 
     Notes
     -----
     Formulas and sources: module notes. Memory: ``2 ceil(sqrt(n))`` forward messages (one
     float per tile of an event) and, per step, the dense grids of two footprints (their
-    distinct tile rows times columns).
-
-    Examples
-    --------
-    >>> from scipy import sparse
-    >>> e = sparse.csr_matrix(np.array([[1.0, 1.0], [1.0, 0.0]]))
-    >>> r = forward_backward(np.array([0.0, 60.0]), e, np.array([[0.0, 0.0], [100.0, 0.0]]),
-    ...                      np.ones(2), settings=HmmSettings(), mass=1.0)
-    >>> r.posterior.toarray().round(3).tolist()
-    [[0.592, 0.408], [1.0, 0.0]]
+    distinct tile rows times columns); the emission is held once per distinct observation.
     """
     times = np.asarray(times_s, dtype=float)
     xy = np.asarray(xy_m, dtype=float)
@@ -296,13 +318,14 @@ def forward_backward(
     e = sparse.csr_matrix(emission, dtype=float)
     e.eliminate_zeros()
     e.sort_indices()
-    _validate(times, e, xy, init)
-    n, n_tiles = e.shape
+    obs = np.arange(e.shape[0]) if observation is None else np.asarray(observation, np.int64)
+    _validate(times, e, obs, xy, init)
+    n = len(obs)
     if n == 0:
-        return HmmResult(sparse.csr_matrix((0, n_tiles)), 0.0, times)
+        return 0.0, iter(())
     pi = init / init.sum()
     eps = settings.jump_probability
-    steps = _Steps(e, xy, times, settings)
+    steps = _Steps(e, obs, xy, times, settings)
     scale = np.empty(n)
 
     def advance(k: int, a: np.ndarray | None) -> np.ndarray:
@@ -320,33 +343,104 @@ def forward_backward(
         a = advance(k, a)
         if k % block == 0:
             checkpoints[k] = a
-    kept_cols: list[np.ndarray] = [np.empty(0, np.int32)] * n
-    kept_vals: list[np.ndarray] = [np.empty(0)] * n
-    beta = np.ones(len(steps.cols(n - 1)))
-    for start in range(((n - 1) // block) * block, -1, -block):
-        alphas = [checkpoints[start]]
-        for k in range(start + 1, min(start + block, n)):
-            alphas.append(advance(k, alphas[-1]))
-        for k in range(min(start + block, n) - 1, start - 1, -1):
-            gamma = alphas[k - start] * beta
-            gamma /= gamma.sum()
-            keep = _kept(gamma, mass)
-            kept_cols[k] = steps.cols(k)[keep]
-            kept_vals[k] = gamma[keep] / gamma[keep].sum()
-            if k:
-                u = steps.vals(k) * beta
-                beta = (steps.backward(k - 1, u) + eps * float(pi[steps.cols(k)] @ u)) / scale[k]
-    counts = np.array([len(c) for c in kept_cols])
-    post = sparse.csr_matrix(
-        (np.concatenate(kept_vals), np.concatenate(kept_cols), np.r_[0, np.cumsum(counts)]),
-        shape=e.shape,
+    log_likelihood = float(np.log(scale).sum())
+
+    def backward() -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        beta = np.ones(len(steps.cols(n - 1)))
+        for start in range(((n - 1) // block) * block, -1, -block):
+            alphas = [checkpoints.pop(start)]
+            for k in range(start + 1, min(start + block, n)):
+                alphas.append(advance(k, alphas[-1]))
+            for k in range(min(start + block, n) - 1, start - 1, -1):
+                gamma = alphas.pop() * beta
+                yield k, steps.cols(k), gamma / gamma.sum()
+                if k:
+                    u = steps.vals(k) * beta
+                    beta = (steps.backward(k - 1, u) + eps * float(pi[steps.cols(k)] @ u)) / scale[
+                        k
+                    ]
+
+    return log_likelihood, backward()
+
+
+def forward_backward(
+    times_s: np.ndarray,
+    emission: sparse.spmatrix,
+    xy_m: np.ndarray,
+    initial: np.ndarray,
+    *,
+    settings: HmmSettings,
+    mass: float,
+    observation: np.ndarray | None = None,
+) -> HmmResult:
+    """Posterior tile of each event of one device, and the log-likelihood of its events.
+
+    Parameters
+    ----------
+    times_s, emission, xy_m, initial, settings, observation
+        As :func:`smooth`.
+    mass
+        Each posterior keeps its fewest tiles holding this mass, renormalised (1: all).
+
+    Returns
+    -------
+    HmmResult
+        ``posterior`` (csr, n x n_tiles, each row sums to 1), ``log_likelihood``, ``times_s``.
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> e = sparse.csr_matrix(np.array([[1.0, 1.0], [1.0, 0.0]]))
+    >>> r = forward_backward(np.array([0.0, 60.0]), e, np.array([[0.0, 0.0], [100.0, 0.0]]),
+    ...                      np.ones(2), settings=HmmSettings(), mass=1.0)
+    >>> r.posterior.toarray().round(3).tolist()
+    [[0.592, 0.408], [1.0, 0.0]]
+    """
+    log_likelihood, posteriors = smooth(
+        times_s, emission, xy_m, initial, settings=settings, observation=observation
     )
-    return HmmResult(post, float(np.log(scale).sum()), times)
+    n = len(np.asarray(times_s))
+    n_tiles = sparse.csr_matrix(emission).shape[1]
+    cols: list[np.ndarray] = [np.empty(0, np.int32)] * n
+    vals: list[np.ndarray] = [np.empty(0)] * n
+    for k, tiles, gamma in posteriors:
+        keep = smallest_mass(gamma, mass=mass)
+        cols[k], vals[k] = tiles[keep], gamma[keep] / gamma[keep].sum()
+    counts = np.array([len(c) for c in cols], dtype=np.int64)
+    post = sparse.csr_matrix(
+        (
+            np.concatenate([np.empty(0), *vals]),
+            np.concatenate([np.empty(0, np.int32), *cols]),
+            np.r_[0, np.cumsum(counts)],
+        ),
+        shape=(n, n_tiles),
+    )
+    return HmmResult(post, log_likelihood, np.asarray(times_s, dtype=float))
+
+
+def nearest_event(times_s: np.ndarray, at_s: np.ndarray, *, tolerance_s: float) -> np.ndarray:
+    """Index of the event nearest to each instant (a tie goes to the earlier event), -1 when
+    none is within ``tolerance_s``.
+
+    Examples
+    --------
+    >>> nearest_event(np.array([0.0, 100.0]), np.array([10.0, 50.0, 90.0, 500.0]),
+    ...               tolerance_s=60).tolist()
+    [0, 0, 1, -1]
+    """
+    times = np.asarray(times_s, dtype=float)
+    at = np.asarray(at_s, dtype=float)
+    if times.size == 0:
+        return np.full(at.shape, -1, dtype=np.int64)
+    later = np.clip(np.searchsorted(times, at, side="left"), 0, times.size - 1)
+    earlier = np.clip(later - 1, 0, times.size - 1)
+    pick = np.where(np.abs(times[earlier] - at) <= np.abs(times[later] - at), earlier, later)
+    return np.where(np.abs(times[pick] - at) <= tolerance_s, pick, -1).astype(np.int64)
 
 
 def posterior_at(result: HmmResult, at_s: np.ndarray, *, tolerance_s: float) -> sparse.csr_matrix:
-    """The posterior at arbitrary instants: that of the nearest event (a tie goes to the
-    earlier one) within ``tolerance_s``; an instant without such an event gets an empty row.
+    """The posterior at arbitrary instants: that of the nearest event (:func:`nearest_event`);
+    an instant without an event within ``tolerance_s`` gets an empty row.
 
     Examples
     --------
@@ -355,16 +449,11 @@ def posterior_at(result: HmmResult, at_s: np.ndarray, *, tolerance_s: float) -> 
     >>> posterior_at(r, np.array([10.0, 50.0, 90.0, 500.0]), tolerance_s=60).toarray().tolist()
     [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]
     """
-    at = np.asarray(at_s, dtype=float)
-    times = result.times_s
-    n_tiles = result.posterior.shape[1]
-    if times.size == 0:
-        return sparse.csr_matrix((len(at), n_tiles))
-    later = np.clip(np.searchsorted(times, at, side="left"), 0, times.size - 1)
-    earlier = np.clip(later - 1, 0, times.size - 1)
-    pick = np.where(np.abs(times[earlier] - at) <= np.abs(times[later] - at), earlier, later)
-    near = np.abs(times[pick] - at) <= tolerance_s
-    return sparse.csr_matrix(sparse.diags(near.astype(float)) @ result.posterior[pick])
+    pick = nearest_event(result.times_s, at_s, tolerance_s=tolerance_s)
+    if result.times_s.size == 0:
+        return sparse.csr_matrix((len(pick), result.posterior.shape[1]))
+    rows = result.posterior[np.maximum(pick, 0)]
+    return sparse.csr_matrix(sparse.diags((pick >= 0).astype(float)) @ rows)
 
 
 def location_summary(

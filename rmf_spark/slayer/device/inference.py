@@ -1,4 +1,4 @@
-"""One device-day from its compressed rows: observation model, HMM, segments, time points.
+"""One device-day from its compressed rows: observation model, segments, HMM locations.
 
 Notes
 -----
@@ -7,8 +7,12 @@ enters the HMM as one event at ``first_ts`` and, when ``last_ts > first_ts``, a 
 ``last_ts`` with the same emission: the ends carry when the device was seen; the middle events
 repeat the same observation, and with the device still they would multiply the same emission
 ``n`` times (independent events in destim's model), an overconfidence the compression avoids.
-A row's posterior is the mean of its HMM events'. Abroad rows and rows whose cell has no
-footprint are not located.
+Abroad rows and rows whose cell has no footprint are not located.
+
+A segment's location is the mean of its rows' posteriors (a row's: the mean of its HMM
+events'); ``best_tile`` is its most probable tile and ``radius_m`` the distance from that
+tile's centre holding ``device.hmm.radius_mass`` of it. The segmentation itself does not use
+the HMM, so the posteriors are accumulated per segment as the backward pass yields them.
 
 The prior is ``(1 - u) * w / sum(w) + u / n_tiles`` over the device's tiles, ``w`` the
 ``prior`` column of the footprints (uniform without it) and ``u`` the
@@ -17,29 +21,29 @@ The prior is ``(1 - u) * w / sum(w) + u / n_tiles`` over the device's tiles, ``w
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from rmf_spark.clayer.schemas import TILE_ID
 from rmf_spark.slayer.device._time import to_micros
 from rmf_spark.slayer.device.emission import DeviceEmission, device_emission
-from rmf_spark.slayer.device.hmm import (
-    HmmResult,
-    forward_backward,
-    posterior_at,
+from rmf_spark.slayer.device.hmm import location_summary, nearest_event, smallest_mass, smooth
+from rmf_spark.slayer.device.schemas import (
+    ABROAD,
+    BEST_TILE,
+    FIRST_TS,
+    LAST_TS,
+    PROBABILITY,
+    RADIUS_M,
+    VISITED_PLMN,
 )
-from rmf_spark.slayer.device.schemas import ABROAD, FIRST_TS, LAST_TS, PROBABILITY, VISITED_PLMN
-from rmf_spark.slayer.device.segments import RowLocations, segment_device_day
-from rmf_spark.slayer.device.settings import DeviceSettings, HmmSettings
+from rmf_spark.slayer.device.segments import segment_device_day
+from rmf_spark.slayer.device.settings import DeviceSettings
 from rmf_spark.slayer.present_population.schemas import TIME_POINT
 
 __all__ = [
     "PRIOR",
-    "DeviceHmm",
-    "device_hmm",
+    "hmm_events",
     "infer_device_day",
     "prior_weights",
     "time_point_posteriors",
@@ -47,19 +51,6 @@ __all__ = [
 
 #: optional footprints column: prior weight of the tile (e.g. an EM density), any scale
 PRIOR = "prior"
-
-
-class DeviceHmm(NamedTuple):
-    """The HMM of one device-day: its result, the compressed row of each HMM event, and the
-    posterior of each row (csr, rows x tiles; empty for rows not located)."""
-
-    result: HmmResult
-    event_row: np.ndarray
-    row_posterior: sparse.csr_matrix
-
-
-def _seconds(values: pd.Series) -> np.ndarray:
-    return to_micros(values) / 1e6
 
 
 def _with_defaults(rows: pd.DataFrame) -> pd.DataFrame:
@@ -87,40 +78,61 @@ def prior_weights(
     return (1.0 - uniform_share) * base + uniform_share / n
 
 
-def device_hmm(
+def hmm_events(rows: pd.DataFrame, model: DeviceEmission) -> tuple[np.ndarray, np.ndarray]:
+    """The HMM events of the located rows: the row of each and its time in seconds, sorted
+    (both ends of a run, module notes)."""
+    located = ~rows[ABROAD].to_numpy(dtype=bool) & (
+        np.diff(model.emission.indptr)[model.observation] > 0
+    )
+    first, last = to_micros(rows[FIRST_TS]) / 1e6, to_micros(rows[LAST_TS]) / 1e6
+    idx = np.flatnonzero(located)
+    event_row = np.repeat(idx, np.where(last[idx] > first[idx], 2, 1))
+    second = np.r_[False, event_row[1:] == event_row[:-1]]
+    times = np.where(second, last[event_row], first[event_row])
+    order = np.argsort(times, kind="stable")  # rows of a device do not overlap; be safe
+    return event_row[order], times[order]
+
+
+def _locate_segments(
+    segments: pd.DataFrame,
+    row_segment: np.ndarray,
     rows: pd.DataFrame,
     model: DeviceEmission,
-    initial: np.ndarray,
-    *,
-    settings: HmmSettings,
-) -> DeviceHmm:
-    """Forward-backward over the located rows (both ends of a run, module notes); each
-    posterior is kept on its fewest tiles holding ``settings.posterior_mass``."""
-    n_rows = model.emission.shape[0]
-    located = ~rows[ABROAD].to_numpy(dtype=bool) & (np.diff(model.emission.indptr) > 0)
-    first, last = _seconds(rows[FIRST_TS]), _seconds(rows[LAST_TS])
-    idx = np.flatnonzero(located)
-    both = last[idx] > first[idx]
-    event_row = np.repeat(idx, np.where(both, 2, 1))
-    times = np.where(
-        np.r_[False, event_row[1:] == event_row[:-1]], last[event_row], first[event_row]
-    )
-    order = np.argsort(times, kind="stable")  # rows of a device do not overlap; be safe
-    event_row, times = event_row[order], times[order]
-    result = forward_backward(
-        times,
-        model.emission[event_row],
-        model.xy_m,
-        initial,
-        settings=settings,
-        mass=settings.posterior_mass,
-    )
-    weight = sparse.csr_matrix(
-        (1.0 / np.bincount(event_row, minlength=n_rows)[event_row],
-         (event_row, np.arange(len(event_row)))),
-        shape=(n_rows, len(event_row)),
-    )  # fmt: skip
-    return DeviceHmm(result, event_row, sparse.csr_matrix(weight @ result.posterior))
+    footprints: pd.DataFrame,
+    settings: DeviceSettings,
+) -> pd.DataFrame:
+    event_row, times = hmm_events(rows, model)
+    if not len(event_row):
+        return segments
+    s = settings.hmm
+    initial = prior_weights(footprints, model.tiles, uniform_share=s.prior_uniform_share)
+    obs = model.observation[event_row]
+    _, posteriors = smooth(times, model.emission, model.xy_m, initial, settings=s, observation=obs)
+    seg_of_event = row_segment[event_row]
+    per_row = np.bincount(event_row, minlength=len(rows))
+    rows_in = np.bincount(row_segment[np.unique(event_row)] + 1, minlength=len(segments) + 1)[1:]
+    # each segment accumulates over the union of its events' tiles
+    union: dict[int, np.ndarray] = {}
+    for g in np.unique(seg_of_event[seg_of_event >= 0]):
+        own = np.unique(obs[seg_of_event == g])
+        union[int(g)] = np.unique(
+            np.concatenate(
+                [model.emission.indices[model.emission.indptr[o] : model.emission.indptr[o + 1]]
+                 for o in own]
+            )
+        )  # fmt: skip
+    acc = {g: np.zeros(len(u)) for g, u in union.items()}
+    for k, cols, gamma in posteriors:
+        g = int(seg_of_event[k])
+        if g >= 0:
+            weight = 1.0 / (per_row[event_row[k]] * rows_in[g])
+            acc[g][np.searchsorted(union[g], cols)] += weight * gamma
+    best = pd.array([None] * len(segments), dtype="Int64")
+    radius = np.full(len(segments), np.nan)
+    for g, w in acc.items():
+        b, radius[g] = location_summary(w, model.xy_m[union[g]], mass=s.radius_mass)
+        best[g] = int(model.tiles[union[g][b]])
+    return segments.assign(**{BEST_TILE: best, RADIUS_M: radius})
 
 
 def infer_device_day(
@@ -153,26 +165,23 @@ def infer_device_day(
     Returns
     -------
     pandas.DataFrame
-        As :func:`~rmf_spark.slayer.device.segments.segment_device_day`.
+        As :func:`~rmf_spark.slayer.device.segments.segment_device_day`, with ``best_tile``
+        and ``radius_m`` of the segments that have located events.
     """
     rows = _with_defaults(rows)
     model = device_emission(rows, footprints, ta_buffer=ta_buffer)
-    locations = None
-    if settings.hmm.enabled and model.emission.nnz:
-        initial = prior_weights(
-            footprints, model.tiles, uniform_share=settings.hmm.prior_uniform_share
-        )
-        hmm = device_hmm(rows, model, initial, settings=settings.hmm)
-        locations = RowLocations(hmm.row_posterior, model.xy_m, settings.hmm.radius_mass)
-    return segment_device_day(
+    segments, row_segment = segment_device_day(
         rows,
         model.footprint,
+        model.cell,
         model.tiles,
         day_start=day_start,
         day_end=day_end,
         settings=settings.segments,
-        locations=locations,
     )
+    if not settings.hmm.enabled:
+        return segments
+    return _locate_segments(segments, row_segment, rows, model, footprints, settings)
 
 
 def time_point_posteriors(
@@ -191,27 +200,43 @@ def time_point_posteriors(
     pandas.DataFrame
         ``time_point, tile_id, probability``: per time point with an HMM event within
         ``tolerance_s`` (the nearest, tie to the earlier), the fewest tiles holding
-        ``device.hmm.posterior_mass`` of it, renormalised to sum to 1.
+        ``device.hmm.posterior_mass`` of its posterior, renormalised to sum to 1.
     """
     rows = _with_defaults(rows)
     model = device_emission(rows, footprints, ta_buffer=ta_buffer)
     points = pd.to_datetime(pd.Series(time_points)).reset_index(drop=True)
-    empty = pd.DataFrame(
-        {
-            TIME_POINT: pd.Series([], dtype="datetime64[us]"),
-            TILE_ID: pd.Series([], dtype="int64"),
-            PROBABILITY: pd.Series([], dtype="float64"),
-        }
-    )
-    if not model.emission.nnz or points.empty:
-        return empty
-    initial = prior_weights(footprints, model.tiles, uniform_share=settings.hmm.prior_uniform_share)
-    hmm = device_hmm(rows, model, initial, settings=settings.hmm)
-    kept = posterior_at(hmm.result, _seconds(points), tolerance_s=tolerance_s).tocoo()
+    event_row, times = hmm_events(rows, model)
+    pick = nearest_event(times, to_micros(points) / 1e6, tolerance_s=tolerance_s)
+    kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if (pick >= 0).any():
+        s = settings.hmm
+        initial = prior_weights(footprints, model.tiles, uniform_share=s.prior_uniform_share)
+        _, posteriors = smooth(
+            times,
+            model.emission,
+            model.xy_m,
+            initial,
+            settings=s,
+            observation=model.observation[event_row],
+        )
+        wanted = set(pick[pick >= 0].tolist())
+        for k, cols, gamma in posteriors:
+            if k in wanted:
+                keep = smallest_mass(gamma, mass=s.posterior_mass)
+                kept[k] = (cols[keep], gamma[keep] / gamma[keep].sum())
+    answered = [(i, *kept[int(k)]) for i, k in enumerate(pick) if k >= 0]
+    when = points.to_numpy().astype("datetime64[us]")
     return pd.DataFrame(
         {
-            TIME_POINT: points.to_numpy()[kept.row],
-            TILE_ID: model.tiles[kept.col].astype("int64"),
-            PROBABILITY: kept.data,
+            TIME_POINT: np.concatenate(
+                [
+                    np.zeros(0, "datetime64[us]"),
+                    *[np.repeat(when[i], len(c)) for i, c, _ in answered],
+                ]
+            ),
+            TILE_ID: np.concatenate(
+                [np.zeros(0, np.int64), *[model.tiles[c].astype(np.int64) for _, c, _ in answered]]
+            ),
+            PROBABILITY: np.concatenate([np.zeros(0), *[p for _, _, p in answered]]),
         }
     )

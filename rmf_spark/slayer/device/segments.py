@@ -30,7 +30,9 @@ splits), while one next to an unknown gap stays ``undetermined``, as in MultiMNO
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -38,7 +40,6 @@ from scipy import sparse
 
 from rmf_spark.clayer.schemas import CELL_ID
 from rmf_spark.slayer.device._time import to_micros
-from rmf_spark.slayer.device.hmm import location_summary
 from rmf_spark.slayer.device.schemas import (
     ABROAD,
     ABROAD_STATE,
@@ -62,23 +63,13 @@ from rmf_spark.slayer.device.schemas import (
 )
 from rmf_spark.slayer.device.settings import SegmentSettings
 
-__all__ = ["SEGMENT_COLUMNS", "RowLocations", "segment_device_day"]
+__all__ = ["SEGMENT_COLUMNS", "Segmentation", "segment_device_day"]
 
 SEGMENT_COLUMNS = [
     SEGMENT_INDEX, STATE, START_TS, END_TS, N_EVENTS, CELLS, TILES, VISITED_PLMN, BEST_TILE,
     RADIUS_M,
 ]  # fmt: skip
 _US = 1_000_000
-
-
-@dataclass(frozen=True)
-class RowLocations:
-    """Location posteriors of the rows (csr, rows x tiles; an empty row for a row without),
-    the tile centres in metres, and the mass of the location radius."""
-
-    posterior: sparse.csr_matrix
-    xy_m: np.ndarray
-    radius_mass: float
 
 
 @dataclass
@@ -103,7 +94,9 @@ class _Segment:
     plmn: str | None = None
 
 
-def _places(rows: pd.DataFrame, footprint: sparse.csr_matrix, s: SegmentSettings) -> list[_Place]:
+def _places(
+    rows: pd.DataFrame, footprint: sparse.csr_matrix, cell: np.ndarray, s: SegmentSettings
+) -> list[_Place]:
     first, last = to_micros(rows[FIRST_TS]), to_micros(rows[LAST_TS])
     abroad = rows[ABROAD].fillna(False).to_numpy(dtype=bool)
     plmn = rows[VISITED_PLMN].astype(object).where(rows[VISITED_PLMN].notna(), None).to_numpy()
@@ -121,7 +114,8 @@ def _places(rows: pd.DataFrame, footprint: sparse.csr_matrix, s: SegmentSettings
             )
             shared = np.zeros(0, dtype=np.int64)
         else:
-            tiles = np.unique(footprint.indices[footprint.indptr[k] : footprint.indptr[k + 1]])
+            c = cell[k]
+            tiles = np.unique(footprint.indices[footprint.indptr[c] : footprint.indptr[c + 1]])
             joins = cur is not None and not cur.abroad and gap <= s.max_gap_stay_s * _US
             shared = np.intersect1d(cur.shared, tiles) if joins and cur is not None else tiles
             joins = joins and shared.size > 0
@@ -168,7 +162,7 @@ def _timeline(places: list[_Place], s: SegmentSettings) -> list[_Segment]:
             merged[-1].end, merged[-1].rows = seg.end, merged[-1].rows + seg.rows
         else:
             merged.append(seg)
-    for prev, seg in zip(merged, merged[1:], strict=False):
+    for prev, seg in itertools.pairwise(merged):
         # rows that overlap in time (a bounded device-day's bins) must not overlap segments
         seg.start = max(seg.start, prev.end)
         seg.end = max(seg.end, seg.start)
@@ -178,16 +172,24 @@ def _timeline(places: list[_Place], s: SegmentSettings) -> list[_Segment]:
     return merged
 
 
+class Segmentation(NamedTuple):
+    """The segments of a device-day and, for each input row, the index of its segment (-1 for
+    a row that is not in any: a domestic row without footprint)."""
+
+    segments: pd.DataFrame
+    row_segment: np.ndarray
+
+
 def segment_device_day(
     rows: pd.DataFrame,
     footprint: sparse.csr_matrix,
+    cell: np.ndarray,
     tiles: np.ndarray,
     *,
     day_start: pd.Timestamp,
     day_end: pd.Timestamp,
     settings: SegmentSettings,
-    locations: RowLocations | None = None,
-) -> pd.DataFrame:
+) -> Segmentation:
     """The segments of one device-day, covering ``[day_start, day_end)`` without overlap.
 
     Parameters
@@ -196,43 +198,42 @@ def segment_device_day(
         ``first_ts, last_ts, n_events, cell_id, abroad, visited_plmn`` and optionally
         ``context`` (a row of a neighbouring day: continues a segment, its events are not
         counted), sorted by ``first_ts``. Domestic rows with an empty footprint are skipped.
-    footprint
-        csr (rows x tiles): the tiles of each row's cell (non-zero entries).
+    footprint, cell
+        csr (distinct cells x tiles, non-zero on a cell's tiles) and each row's cell in it
+        (:class:`~rmf_spark.slayer.device.emission.DeviceEmission`).
     tiles
         Tile ids of the columns.
     day_start, day_end
         The device-day (naive UTC).
     settings
         ``[device.segments]``.
-    locations
-        The rows' posteriors; when given, ``best_tile`` and ``radius_m`` of each segment with
-        events come from the mean of its rows' posteriors.
 
     Returns
     -------
-    pandas.DataFrame
-        ``segment_index, state, start_ts, end_ts, n_events, cells, tiles, visited_plmn,
-        best_tile, radius_m`` (formulas: module notes).
+    Segmentation
+        ``segments``: ``segment_index, state, start_ts, end_ts, n_events, cells, tiles,
+        visited_plmn, best_tile, radius_m`` (the last two null: the HMM fills them), and
+        the segment of each row (formulas: module notes).
     """
     s = settings
     day0, day1 = int(to_micros(day_start)[0]), int(to_micros(day_end)[0])
     footprint = sparse.csr_matrix(footprint)
+    cell = np.asarray(cell, dtype=np.int64)
     abroad = rows[ABROAD].fillna(False).to_numpy(dtype=bool)
-    located = abroad | (np.diff(footprint.indptr) > 0)
+    located = abroad | (np.diff(footprint.indptr)[cell] > 0)
     keep = np.flatnonzero(located)
-    rows = rows.iloc[keep].reset_index(drop=True)
-    footprint = footprint[keep]
-    post = locations.posterior[keep] if locations is not None else None
-    if rows.empty:
+    kept = rows.iloc[keep].reset_index(drop=True)
+    if kept.empty:
         segs = [_Segment(UNKNOWN, day0, day1)]
     else:
-        segs = _timeline(_places(rows, footprint, s), s)
-    counted = rows[N_EVENTS].to_numpy(dtype=np.int64) * (
-        ~rows[CONTEXT].fillna(False).to_numpy(dtype=bool)
-        if CONTEXT in rows.columns
-        else np.ones(len(rows), dtype=bool)
+        segs = _timeline(_places(kept, footprint, cell[keep], s), s)
+    counted = kept[N_EVENTS].to_numpy(dtype=np.int64) * (
+        ~kept[CONTEXT].fillna(False).to_numpy(dtype=bool)
+        if CONTEXT in kept.columns
+        else np.ones(len(kept), dtype=bool)
     )
-    cells = rows[CELL_ID].astype(object).to_numpy()
+    cells = kept[CELL_ID].astype(object).to_numpy()
+    row_segment = np.full(len(rows), -1, dtype=np.int64)
     records = []
     for seg in segs:
         start, end = max(seg.start, day0), min(seg.end, day1)
@@ -240,12 +241,7 @@ def segment_device_day(
         instant = bool(seg.rows) and seg.start == seg.end and day0 <= seg.start < day1
         if end <= start and not instant:
             continue
-        best, radius = None, None
-        if post is not None and seg.rows:
-            mean = np.asarray(post[seg.rows].mean(axis=0)).ravel()
-            if mean.sum() > 0:
-                b, radius = location_summary(mean, locations.xy_m, mass=locations.radius_mass)
-                best = int(tiles[b])
+        row_segment[keep[seg.rows]] = len(records)
         records.append(
             {
                 STATE: seg.state,
@@ -255,8 +251,8 @@ def segment_device_day(
                 CELLS: sorted({c for c in cells[seg.rows] if c is not None}),
                 TILES: [int(t) for t in np.sort(tiles[seg.shared])],
                 VISITED_PLMN: seg.plmn,
-                BEST_TILE: best,
-                RADIUS_M: radius,
+                BEST_TILE: None,
+                RADIUS_M: None,
             }
         )
     out = pd.DataFrame.from_records(records, columns=SEGMENT_COLUMNS[1:])
@@ -265,4 +261,4 @@ def segment_device_day(
     out[RADIUS_M] = out[RADIUS_M].astype("float64")
     for col in (START_TS, END_TS):
         out[col] = pd.to_datetime(out[col].to_numpy(dtype=np.int64), unit="us")
-    return out
+    return Segmentation(out, row_segment)

@@ -8,7 +8,8 @@ import pytest
 
 from rmf_spark.slayer.device import permanence as permanence_module
 from rmf_spark.slayer.device.emission import device_emission
-from rmf_spark.slayer.device.inference import device_hmm, infer_device_day, prior_weights
+from rmf_spark.slayer.device.hmm import forward_backward
+from rmf_spark.slayer.device.inference import hmm_events, infer_device_day, prior_weights
 from rmf_spark.slayer.device.permanence import daily_permanence, slot_bounds
 from rmf_spark.slayer.device.settings import DeviceSettings, PermanenceSettings
 from tests.slayer.device import line_world as lw
@@ -93,14 +94,21 @@ def test_a_device_moving_along_the_line_is_a_move_and_the_hmm_tracks_it():
     # the HMM (a kernel between events 30 s apart) locates the device better than each event
     # alone (jump probability 1: independent events)
     model = device_emission(rows, FP, ta_buffer=1)
+    event_row, times = hmm_events(rows, model)
     prior = prior_weights(FP, model.tiles, uniform_share=0.01)
     errors = []
     for jump in (S.hmm.jump_probability, 1.0):
-        hmm = device_hmm(
-            rows, model, prior, settings=S.hmm.model_copy(update={"jump_probability": jump})
+        got = forward_backward(
+            times,
+            model.emission,
+            model.xy_m,
+            prior,
+            settings=S.hmm.model_copy(update={"jump_probability": jump}),
+            mass=1.0,
+            observation=model.observation[event_row],
         )
-        mean_x = hmm.row_posterior.toarray() @ model.xy_m[:, 0]
-        errors.append(np.abs(mean_x - x).mean())
+        mean_x = got.posterior @ model.xy_m[:, 0]
+        errors.append(np.abs(mean_x - x[event_row]).mean())
     assert errors[0] < 0.7 * errors[1]
 
 
