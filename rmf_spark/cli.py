@@ -154,7 +154,7 @@ def ingest_cells(
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """D-layer: load one MNO's cell plan into bronze/cells (typed, range-checked, repaired from the plan itself)."""
+    """D-layer: load one MNO's cell plan into bronze/cells (typed, range-checked, repaired)."""
     import json
 
     from rmf_spark.dlayer.runner import run_ingest_cells
