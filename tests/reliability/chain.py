@@ -1,18 +1,27 @@
 """A whole chain on handmade inputs, small enough to run many times: raw mno_a files
 (``tests/dlayer/rawfiles.py``), a 2 x 2 km territory around their cells with two
 municipalities in one region, and the stages ingest-cells -> ingest -> convergence -> present
-population -> release of 2024-01-15."""
+population -> release of 2024-01-15; with the checksums of what each stage writes, and a
+recorder that copies the lake after each write."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable
+import json
+import shutil
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+
+import pytest
 
 from rmf_spark import lake, tables
 from tests.conftest import ROOT
 from tests.dlayer import rawfiles
+from tests.reliability.checksums import table_checksum
 
 MNO = "mno_a"
 DAY = dt.date(2024, 1, 15)
@@ -105,3 +114,70 @@ OUTPUTS = {
     "present_population": (tables.REACH_CALIBRATION, tables.PRESENT_POPULATION),
     "release": (tables.RELEASED_PRESENT_POPULATION,),
 }
+
+
+def local(uri: str) -> Path:
+    """The local path behind a ``file:`` URI (or a plain path)."""
+    return Path(urlparse(uri).path if lake.is_uri(uri) else uri)
+
+
+def _release_files(spark, cfg) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Checksums of the exports and the manifest, without what differs between lakes."""
+    found = sorted(local(tables.exports_root(cfg, mno=MNO)).glob("*/manifest.json"))
+    if not found:
+        return {"manifest": None}
+    base = found[0].parent
+    manifest = json.loads(lake.read_text(spark, str(found[0])))
+    for key in ("created_utc", "config_hash"):  # the config names its own lake root
+        manifest.pop(key)
+    manifest["outputs"].pop("delta_version")  # a rerun adds a commit
+    text = json.dumps(manifest, sort_keys=True).replace(lake.absolute(cfg.lake.root), "<lake>")
+    csv = (
+        spark.read.option("header", True)
+        .option("inferSchema", True)
+        .csv(str(base / "present_population.csv"))
+    )
+    geo = spark.read.parquet(str(base / "present_population.geoparquet"))
+    return {"manifest": text, "csv": table_checksum(csv), "geoparquet": table_checksum(geo)}
+
+
+def snapshot(spark, cfg, stage: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The checksum of every table (and release file) the stage writes; None when missing."""
+    out: dict[str, Any] = {
+        spec.id: table_checksum(spec.read(spark, cfg, mno=MNO))
+        if spec.exists(spark, cfg, mno=MNO)
+        else None
+        for spec in OUTPUTS[stage]
+    }
+    if stage == "release":
+        out.update(_release_files(spark, cfg))
+    return out
+
+
+#: the lake functions that write (tables, export directories, manifests)
+WRITES = ("write_delta", "write_files", "write_text")
+
+
+@contextlib.contextmanager
+def copied_after_each_write(lake_dir: Path, into: Path) -> Iterator[list[Path]]:
+    """Copy ``lake_dir`` to ``into/1``, ``into/2``, ... after each write; yields the copies.
+
+    Writes are serialised (the D-layer makes some from several threads), so each copy holds
+    the writes before it and nothing else.
+    """
+    lock, copies = threading.Lock(), []
+
+    def wrap(write: Any) -> Any:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                out = write(*args, **kwargs)
+                copies.append(into / str(len(copies) + 1))
+                shutil.copytree(lake_dir, copies[-1])
+            return out
+
+        return wrapped
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name in WRITES:
+            mp.setattr(lake, name, wrap(getattr(lake, name)))
+        yield copies
