@@ -39,10 +39,12 @@ test: install jars
 # Benchmarks (bench/*.py print one JSON object each; see README "Benchmarks"). BENCH_SCALE
 # shrinks the bench profile for synth and pipeline (1 = the full profile: hours on 2 cores).
 BENCH_SCALE ?= 0.1
+BENCH_PP_SCALE ?= 0.05
 bench: install jars
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/ingest.py --rows 1000000
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/synth.py --scale $(BENCH_SCALE)
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/pipeline.py --scale $(BENCH_SCALE)
+	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/present_population.py --scale $(BENCH_PP_SCALE)
 
 lint: install
 	$(VENV)/bin/ruff check $(SRC)

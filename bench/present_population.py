@@ -430,7 +430,8 @@ def main() -> None:
         runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
         diffs, results = {}, {}
         for rep in range(args.reps):
-            for version in ("before", "after"):
+            # alternate the order, so that neither version always runs first (JVM warm-up)
+            for version in ("before", "after") if rep % 2 == 0 else ("after", "before"):
                 total: dict[str, float] = {}
                 for mno in mnos:
                     secs, em, offsets, tiles = run_stage(spark, cfg, mno, info, version)

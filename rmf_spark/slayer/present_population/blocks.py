@@ -113,25 +113,32 @@ def compute_cell_blocks(
             F.floor((F.col(v) + halo) / side).cast("long"),
         )
 
-    member = (
-        tiles.select(*keys, F.explode(span("x")).alias("bx"), "y")
-        .select(*keys, "bx", F.explode(span("y")).alias("by"))
-        .select(*keys, _block_id(F.col("bx"), F.col("by")).alias(BLOCK))
-        .distinct()
-    )
-    home_tile = tiles.groupBy(*keys).agg(
-        F.max_by(F.struct("x", "y"), F.struct(F.col(P_CELL_GIVEN_TILE), -F.col(TILE_ID))).alias("t")
-    )
-    home = home_tile.select(
-        *keys,
-        _block_id(F.floor(F.col("t.x") / side), F.floor(F.col("t.y") / side)).alias("home_block"),
+    # one pass over the probabilities: each row to the blocks it is near, then per cell the
+    # set of those blocks and the block of its most probable tile
+    cells = (
+        tiles.select(*keys, TILE_ID, P_CELL_GIVEN_TILE, "x", "y", F.explode(span("x")).alias("bx"))
+        .select(*keys, TILE_ID, P_CELL_GIVEN_TILE, "x", "y", "bx", F.explode(span("y")).alias("by"))
+        .groupBy(*keys)
+        .agg(
+            F.collect_set(_block_id(F.col("bx"), F.col("by"))).alias("near"),
+            F.max_by(F.struct("x", "y"), F.struct(F.col(P_CELL_GIVEN_TILE), -F.col(TILE_ID))).alias(
+                "t"
+            ),
+        )
+        .select(
+            *keys,
+            "near",
+            _block_id(F.floor(F.col("t.x") / side), F.floor(F.col("t.y") / side)).alias(
+                "home_block"
+            ),
+        )
     )
     # a block no cell calls home would only repeat its neighbours' work
     per = [DATE] if DATE in keys else []
-    homes = home.select(*per, F.col("home_block").alias(BLOCK)).distinct()
+    homes = cells.select(*per, F.col("home_block").alias(BLOCK)).distinct()
     return (
-        member.join(homes, on=[*per, BLOCK])
-        .join(home, on=keys)
+        cells.select(*keys, "home_block", F.explode("near").alias(BLOCK))
+        .join(homes, on=[*per, BLOCK])
         .select(*keys, BLOCK, (F.col(BLOCK) == F.col("home_block")).alias(HOME))
     )
 
