@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: install jars demo test lint format doctor clean bench
+.PHONY: install jars demo test test-fast lint format doctor clean bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ demo: install jars
 test: install jars
 	$(VENV)/bin/ruff check $(SRC)
 	$(VENV)/bin/pytest
+
+# The inner loop: everything but the tests marked slow (end to end, several JVMs).
+test-fast: install jars
+	$(VENV)/bin/pytest -m "not slow"
 
 # Benchmarks (bench/*.py print one JSON object each; see README "Benchmarks"). BENCH_SCALE
 # shrinks the bench profile for synth and pipeline (1 = the full profile: hours on 2 cores).
