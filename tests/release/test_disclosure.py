@@ -128,7 +128,7 @@ def test_disclosure_by_region_keeps_the_guarantees_and_matches_one_group(spark, 
     hier = spark.createDataFrame(
         links, "child_level string, child_id string, parent_level string, parent_id string"
     )
-    got = apply_disclosure_control(est, hierarchy=hier, k=K).toPandas()
+    got = apply_disclosure_control(est, hierarchy=hier, k=K, secondary=True).toPandas()
     assert len(got) == len(rows)  # every area once
     for n, (values, case_links) in enumerate(cases):
         mine = got[got["area_id"].str.startswith(f"{n}:")].copy()
@@ -138,6 +138,6 @@ def test_disclosure_by_region_keeps_the_guarantees_and_matches_one_group(spark, 
         assert res.loc[res["suppressed"], "devices"].isna().all()
         _check(res, case_links)
         if case_links.loc[case_links["parent_level"] == "zone_1", "parent_id"].nunique() == 1:
-            single = suppress_values(values, case_links, k=K)
+            single = suppress_values(values, case_links, k=K, secondary=True)
             both = single.merge(res, on=["level", "area_id"], suffixes=("", "_spark"))
             assert (both["suppressed"] == both["suppressed_spark"]).all()
