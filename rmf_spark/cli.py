@@ -196,6 +196,26 @@ def present_population(
     typer.echo(json.dumps(summary, indent=2, default=str))
 
 
+@statistics_app.command("device")
+def device(
+    mno: MnoOption,
+    date: Annotated[str, typer.Option("--date", help="device-day to infer, YYYY-MM-DD")],
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """S-layer, device level: time segments, daily permanence and HMM location posteriors of
+    every device for a day (personal data: stays in the MNO's lake)."""
+    import json
+
+    from rmf_spark.slayer.device.runner import run_device
+    from rmf_spark.timerange import parse_date
+
+    day = parse_date(date)
+    spark, cfg = stage_session(config, set_)
+    summary = run_device(spark, cfg, mno=mno, date=day)
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
 @app.command()
 def release(
     mno: MnoOption,

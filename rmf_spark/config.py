@@ -27,6 +27,7 @@ from rmf_spark.config_base import Section, load_toml
 from rmf_spark.dlayer.settings import IngestSettings
 from rmf_spark.errors import ConfigError
 from rmf_spark.release.settings import ReleaseSettings
+from rmf_spark.slayer.device.settings import DeviceSettings
 from rmf_spark.slayer.present_population.settings import PresentPopulationSettings
 
 __all__ = ["LakeSettings", "RmfConfig", "SparkSettings", "default_config_path", "load_config"]
@@ -65,6 +66,7 @@ class RmfConfig(Section):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     convergence: ConvergenceSettings = Field(default_factory=ConvergenceSettings)
     present_population: PresentPopulationSettings = Field(default_factory=PresentPopulationSettings)
+    device: DeviceSettings = Field(default_factory=DeviceSettings)
     release: ReleaseSettings = Field(default_factory=ReleaseSettings)
     source: str = Field("<defaults>", exclude=True, description="file the profile came from")
 

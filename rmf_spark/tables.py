@@ -44,6 +44,7 @@ from rmf_spark.dlayer import schemas as D
 from rmf_spark.errors import InputDataError, RmfError
 from rmf_spark.release.schemas import RELEASED_PRESENT_POPULATION_SCHEMA
 from rmf_spark.slayer.aggregate.schemas import MARKET_SHARE_SCHEMA
+from rmf_spark.slayer.device import schemas as DV
 from rmf_spark.slayer.present_population import schemas as PP
 
 __all__ = [
@@ -236,6 +237,7 @@ _INGEST = "rmf ingest"
 _INGEST_CELLS = "rmf ingest-cells"
 _CONVERGENCE = "rmf convergence"
 _PRESENT_POPULATION = "rmf statistics present-population"
+_DEVICE = "rmf statistics device"
 _RELEASE = "rmf release"
 _SYNTH = "rmf synth"
 _DAY = ("date",)
@@ -332,6 +334,20 @@ PRESENT_POPULATION = TableSpec(
 REACH_CALIBRATION = _by_date(
     "slayer", "reach_calibration", PP.REACH_OFFSETS_SCHEMA, _PRESENT_POPULATION, _DAY
 )
+
+
+# --- S-layer, device level (docs/device-inference.md): personal data, never released ---------
+def _device_table(name: str, schema: StructType) -> TableSpec:
+    return _by_date("slayer", name, DV.with_table_columns(schema), _DEVICE, DV.DEVICE_PARTITIONS)
+
+
+TIME_SEGMENTS = _device_table("time_segments", DV.SEGMENTS_SCHEMA)
+DAILY_PERMANENCE = _device_table("daily_permanence", DV.PERMANENCE_SCHEMA)
+LOCATION_POSTERIOR = _device_table("location_posterior", DV.POSTERIOR_TABLE_SCHEMA)
+DEVICE_DAY = _device_table("device_day", DV.DEVICE_DAY_SCHEMA)
+#: per date, counts of the device-days of each status and of the segments of each state
+DEVICE_METRICS = _by_date("slayer", "device_metrics", C.CLEANING_METRICS, _DEVICE, _DAY)
+
 RELEASED_PRESENT_POPULATION = TableSpec(
     "release",
     "present_population",
@@ -367,6 +383,11 @@ CATALOG: dict[str, TableSpec] = {
         CONVERGENCE_PARAMETERS,
         PRESENT_POPULATION,
         REACH_CALIBRATION,
+        TIME_SEGMENTS,
+        DAILY_PERMANENCE,
+        LOCATION_POSTERIOR,
+        DEVICE_DAY,
+        DEVICE_METRICS,
         RELEASED_PRESENT_POPULATION,
     )
 }

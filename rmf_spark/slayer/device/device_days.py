@@ -17,6 +17,16 @@ import pandas as pd
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.group_ops import PandasCogroupedOps
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DateType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
 
 from rmf_spark.clayer.schemas import (
     CELL_ID,
@@ -30,26 +40,42 @@ from rmf_spark.clayer.schemas import (
     Y_LL,
 )
 from rmf_spark.slayer.device.compress import with_day_bounds
-from rmf_spark.slayer.device.inference import PRIOR, infer_device_day, time_point_posteriors
+from rmf_spark.slayer.device.inference import PRIOR, DeviceDay, infer_device_day
 from rmf_spark.slayer.device.permanence import daily_permanence
 from rmf_spark.slayer.device.schemas import (
     ABROAD,
+    ABROAD_ONLY,
     CONTEXT,
     DAY_END,
     DAY_START,
+    DAY_STATUS,
+    DEVICE_DAY_SCHEMA,
     FIRST_TS,
     INBOUND,
     LAST_TS,
+    LOCATED,
+    LOCATED_EVENTS,
+    LOG_LIKELIHOOD,
+    N_SEGMENTS,
+    NO_FOOTPRINT,
     PERMANENCE_SCHEMA,
+    POSTERIOR_TABLE_SCHEMA,
+    ROWS,
+    ROWS_WITHOUT_FOOTPRINT,
     SEGMENTS_SCHEMA,
     TIME_POINT_POSTERIOR_SCHEMA,
 )
 from rmf_spark.slayer.device.settings import DeviceSettings
 
 __all__ = [
+    "DEVICE_DAYS_SCHEMA",
     "compute_daily_permanence",
+    "compute_device_days",
     "compute_segments",
     "compute_time_point_posteriors",
+    "device_day_of",
+    "posteriors_of",
+    "segments_of",
     "with_day_context",
 ]
 
@@ -117,39 +143,110 @@ def _per_device_day(
     return own.cogroup(footprints.groupBy(DEVICE_ID, DATE))
 
 
-def _segments_fn(settings: DeviceSettings, ta_buffer: int):  # type: ignore[no-untyped-def]
-    names = SEGMENTS_SCHEMA.fieldNames()
+#: which of the three outputs a row of :func:`compute_device_days` carries
+RECORD = "record"
+_SEGMENT, _POSTERIOR, _DAY = "segment", "posterior", "day"
+_OWN = (DEVICE_ID, DATE)
+
+
+def _fields(schema: StructType) -> list[StructField]:
+    # every output column nullable: a row carries one record's columns only
+    return [StructField(f.name, f.dataType, True) for f in schema.fields if f.name not in _OWN]
+
+
+#: the rows of the three outputs in one frame (one pandas call per device-day makes all three)
+DEVICE_DAYS_SCHEMA = StructType(
+    [
+        StructField(RECORD, StringType(), False),
+        StructField(DEVICE_ID, StringType(), False),
+        StructField(DATE, DateType(), False),
+        *_fields(SEGMENTS_SCHEMA),
+        *_fields(TIME_POINT_POSTERIOR_SCHEMA),
+        *[f for f in _fields(DEVICE_DAY_SCHEMA) if f.name != INBOUND],
+    ]
+)
+
+
+def _status(day: DeviceDay, rows: pd.DataFrame) -> str:
+    if day.located_events:
+        return LOCATED
+    own = ~rows[CONTEXT].fillna(False).astype(bool) if CONTEXT in rows else True
+    return ABROAD_ONLY if bool(rows.loc[own, ABROAD].fillna(False).all()) else NO_FOOTPRINT
+
+
+def _device_days_fn(
+    settings: DeviceSettings, ta_buffer: int, points: pd.Series, tolerance_s: float
+):  # type: ignore[no-untyped-def]
+    names = DEVICE_DAYS_SCHEMA.fieldNames()
 
     def run(rows: pd.DataFrame, footprints: pd.DataFrame) -> pd.DataFrame:
         if rows.empty:
             return pd.DataFrame(columns=names)
-        out = infer_device_day(
+        day0, day1 = rows[DAY_START].iloc[0], rows[DAY_END].iloc[0]
+        day = infer_device_day(
             rows,
             footprints,
-            day_start=rows[DAY_START].iloc[0],
-            day_end=rows[DAY_END].iloc[0],
+            day_start=day0,
+            day_end=day1,
             settings=settings,
             ta_buffer=ta_buffer,
+            time_points=points[(points >= day0) & (points < day1)],
+            tolerance_s=tolerance_s,
+        )
+        inbound = rows[INBOUND].dropna()
+        stats = {
+            RECORD: _DAY,
+            INBOUND: bool(inbound.any()) if len(inbound) else None,
+            ROWS: day.rows,
+            ROWS_WITHOUT_FOOTPRINT: day.rows_without_footprint,
+            LOCATED_EVENTS: day.located_events,
+            N_SEGMENTS: len(day.segments),
+            LOG_LIKELIHOOD: day.log_likelihood if day.located_events else None,
+            DAY_STATUS: _status(day, rows),
+        }
+        out = pd.concat(
+            [
+                day.segments.assign(**{RECORD: _SEGMENT, INBOUND: stats[INBOUND]}),
+                day.posteriors.assign(**{RECORD: _POSTERIOR}),
+                pd.DataFrame([stats]),
+            ],
+            ignore_index=True,
         )
         out[DEVICE_ID] = rows[DEVICE_ID].iloc[0]
         out[DATE] = rows[DATE].iloc[0]
-        inbound = rows[INBOUND].dropna()
-        out[INBOUND] = bool(inbound.any()) if len(inbound) else None
-        return out[names]
+        return _nullable(out.reindex(columns=names))
 
     return run
 
 
-def compute_segments(
+_PANDAS_NULLABLE = {IntegerType: "Int32", LongType: "Int64", BooleanType: "boolean"}
+
+
+def _nullable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing values as nulls Arrow reads: a row of one record leaves the others' columns
+    empty (NaN would turn an int column to float and an array column to a float)."""
+    for f in DEVICE_DAYS_SCHEMA.fields:
+        col = frame[f.name]
+        if isinstance(f.dataType, ArrayType):
+            frame[f.name] = col.astype(object).where(col.notna(), None)
+        elif type(f.dataType) in _PANDAS_NULLABLE:
+            frame[f.name] = col.astype(_PANDAS_NULLABLE[type(f.dataType)])
+    return frame
+
+
+def compute_device_days(
     rows: DataFrame,
     *,
     connection_probability: DataFrame,
     grid: DataFrame,
     settings: DeviceSettings,
     ta_buffer: int,
+    time_points: Sequence[datetime] = (),
+    tolerance_s: float = 0.0,
     prior: DataFrame | None = None,
 ) -> DataFrame:
-    """Continuous time segments of every device-day, located by the HMM.
+    """Segments, time-point posteriors and the device-day accounting, from one HMM pass per
+    device-day; :func:`segments_of`, :func:`posteriors_of` and :func:`device_day_of` split it.
 
     Parameters
     ----------
@@ -165,16 +262,66 @@ def compute_segments(
         ``[device]``.
     ta_buffer
         ``present_population.timing_advance_buffer``.
+    time_points
+        Naive UTC instants; a device-day answers those in ``[day_start, day_end)``.
+    tolerance_s
+        Largest distance to the nearest HMM event (``present_population.tolerance_s``).
     prior
         Optional ``tile_id, prior`` (weights, e.g. an EM density): the HMM's prior.
 
     Returns
     -------
     DataFrame
-        :data:`~rmf_spark.slayer.device.schemas.SEGMENTS_SCHEMA`.
+        :data:`DEVICE_DAYS_SCHEMA`: a ``record`` column says which output a row belongs to.
     """
+    points = pd.Series(pd.to_datetime(list(time_points)), dtype="datetime64[us]")
     groups = _per_device_day(rows, connection_probability, grid, prior, settings.time_zone)
-    return groups.applyInPandas(_segments_fn(settings, ta_buffer), SEGMENTS_SCHEMA)
+    fn = _device_days_fn(settings, ta_buffer, points, tolerance_s)
+    return groups.applyInPandas(fn, DEVICE_DAYS_SCHEMA)
+
+
+def _records(device_days: DataFrame, kind: str, schema: StructType) -> DataFrame:
+    rows = device_days.where(F.col(RECORD) == kind)
+    return rows.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+
+
+def segments_of(device_days: DataFrame) -> DataFrame:
+    """The segments of :func:`compute_device_days` (:data:`SEGMENTS_SCHEMA`)."""
+    return _records(device_days, _SEGMENT, SEGMENTS_SCHEMA)
+
+
+def posteriors_of(device_days: DataFrame) -> DataFrame:
+    """The posteriors of :func:`compute_device_days` (:data:`TIME_POINT_POSTERIOR_SCHEMA`
+    plus ``date``): per (device, time point) the probabilities sum to 1."""
+    return _records(device_days, _POSTERIOR, POSTERIOR_TABLE_SCHEMA)
+
+
+def device_day_of(device_days: DataFrame) -> DataFrame:
+    """The device-day accounting of :func:`compute_device_days` (:data:`DEVICE_DAY_SCHEMA`)."""
+    return _records(device_days, _DAY, DEVICE_DAY_SCHEMA)
+
+
+def compute_segments(
+    rows: DataFrame,
+    *,
+    connection_probability: DataFrame,
+    grid: DataFrame,
+    settings: DeviceSettings,
+    ta_buffer: int,
+    prior: DataFrame | None = None,
+) -> DataFrame:
+    """Continuous time segments of every device-day, located by the HMM
+    (:func:`compute_device_days` without time points; :data:`SEGMENTS_SCHEMA`)."""
+    return segments_of(
+        compute_device_days(
+            rows,
+            connection_probability=connection_probability,
+            grid=grid,
+            settings=settings,
+            ta_buffer=ta_buffer,
+            prior=prior,
+        )
+    )
 
 
 def compute_daily_permanence(segments: DataFrame, *, settings: DeviceSettings) -> DataFrame:
@@ -223,41 +370,17 @@ def compute_time_point_posteriors(
     ta_buffer: int,
     prior: DataFrame | None = None,
 ) -> DataFrame:
-    """The HMM posterior of every device at the time points of each of its days.
-
-    Parameters
-    ----------
-    rows, connection_probability, grid, settings, ta_buffer, prior
-        As :func:`compute_segments`.
-    time_points
-        Naive UTC instants; a device-day answers those in ``[day_start, day_end)``.
-    tolerance_s
-        Largest distance to the nearest HMM event (``present_population.tolerance_s``).
-
-    Returns
-    -------
-    DataFrame
-        :data:`~rmf_spark.slayer.device.schemas.TIME_POINT_POSTERIOR_SCHEMA`; per (device,
-        time point) the probabilities sum to 1.
-    """
-    points = pd.Series(pd.to_datetime(list(time_points)), dtype="datetime64[us]")
-    names = TIME_POINT_POSTERIOR_SCHEMA.fieldNames()
-
-    def run(rows_pd: pd.DataFrame, footprints: pd.DataFrame) -> pd.DataFrame:
-        if rows_pd.empty:
-            return pd.DataFrame(columns=names)
-        day0, day1 = rows_pd[DAY_START].iloc[0], rows_pd[DAY_END].iloc[0]
-        mine = points[(points >= day0) & (points < day1)]
-        out = time_point_posteriors(
-            rows_pd,
-            footprints,
-            mine,
-            tolerance_s=tolerance_s,
+    """The HMM posterior of every device at the time points of each of its days
+    (:func:`compute_device_days`' posteriors; per (device, time point) they sum to 1)."""
+    return posteriors_of(
+        compute_device_days(
+            rows,
+            connection_probability=connection_probability,
+            grid=grid,
             settings=settings,
             ta_buffer=ta_buffer,
+            time_points=time_points,
+            tolerance_s=tolerance_s,
+            prior=prior,
         )
-        out[DEVICE_ID] = rows_pd[DEVICE_ID].iloc[0]
-        return out[names]
-
-    groups = _per_device_day(rows, connection_probability, grid, prior, settings.time_zone)
-    return groups.applyInPandas(run, TIME_POINT_POSTERIOR_SCHEMA)
+    )

@@ -21,6 +21,8 @@ The prior is ``(1 - u) * w / sum(w) + u / n_tiles`` over the device's tiles, ``w
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
@@ -31,6 +33,7 @@ from rmf_spark.slayer.device.hmm import location_summary, nearest_event, smalles
 from rmf_spark.slayer.device.schemas import (
     ABROAD,
     BEST_TILE,
+    CONTEXT,
     FIRST_TS,
     LAST_TS,
     PROBABILITY,
@@ -43,6 +46,7 @@ from rmf_spark.slayer.present_population.schemas import TIME_POINT
 
 __all__ = [
     "PRIOR",
+    "DeviceDay",
     "hmm_events",
     "infer_device_day",
     "prior_weights",
@@ -93,46 +97,49 @@ def hmm_events(rows: pd.DataFrame, model: DeviceEmission) -> tuple[np.ndarray, n
     return event_row[order], times[order]
 
 
-def _locate_segments(
-    segments: pd.DataFrame,
-    row_segment: np.ndarray,
-    rows: pd.DataFrame,
-    model: DeviceEmission,
-    footprints: pd.DataFrame,
-    settings: DeviceSettings,
-) -> pd.DataFrame:
-    event_row, times = hmm_events(rows, model)
-    if not len(event_row):
-        return segments
-    s = settings.hmm
-    initial = prior_weights(footprints, model.tiles, uniform_share=s.prior_uniform_share)
-    obs = model.observation[event_row]
-    _, posteriors = smooth(times, model.emission, model.xy_m, initial, settings=s, observation=obs)
-    seg_of_event = row_segment[event_row]
-    per_row = np.bincount(event_row, minlength=len(rows))
-    rows_in = np.bincount(row_segment[np.unique(event_row)] + 1, minlength=len(segments) + 1)[1:]
-    # each segment accumulates over the union of its events' tiles
+class DeviceDay(NamedTuple):
+    """What the device stage keeps of one device-day (:func:`infer_device_day`)."""
+
+    #: :func:`~rmf_spark.slayer.device.segments.segment_device_day` rows, located by the HMM
+    segments: pd.DataFrame
+    #: ``time_point, tile_id, probability`` (:func:`time_point_posteriors`'s form)
+    posteriors: pd.DataFrame
+    #: log P(observations) under the HMM (NaN without located event): a device's fit
+    log_likelihood: float
+    #: compressed rows (own day, context rows excluded), those without a footprint, HMM events
+    rows: int
+    rows_without_footprint: int
+    located_events: int
+
+
+def _segment_union(
+    seg_of_event: np.ndarray, obs: np.ndarray, model: DeviceEmission
+) -> dict[int, np.ndarray]:
+    """Per segment, the union of its events' tiles (column indices), where it accumulates."""
+    e = model.emission
     union: dict[int, np.ndarray] = {}
     for g in np.unique(seg_of_event[seg_of_event >= 0]):
         own = np.unique(obs[seg_of_event == g])
         union[int(g)] = np.unique(
-            np.concatenate(
-                [model.emission.indices[model.emission.indptr[o] : model.emission.indptr[o + 1]]
-                 for o in own]
-            )
-        )  # fmt: skip
-    acc = {g: np.zeros(len(u)) for g, u in union.items()}
-    for k, cols, gamma in posteriors:
-        g = int(seg_of_event[k])
-        if g >= 0:
-            weight = 1.0 / (per_row[event_row[k]] * rows_in[g])
-            acc[g][np.searchsorted(union[g], cols)] += weight * gamma
-    best = pd.array([None] * len(segments), dtype="Int64")
-    radius = np.full(len(segments), np.nan)
-    for g, w in acc.items():
-        b, radius[g] = location_summary(w, model.xy_m[union[g]], mass=s.radius_mass)
-        best[g] = int(model.tiles[union[g][b]])
-    return segments.assign(**{BEST_TILE: best, RADIUS_M: radius})
+            np.concatenate([e.indices[e.indptr[o] : e.indptr[o + 1]] for o in own])
+        )
+    return union
+
+
+def _posterior_frame(
+    answered: list[tuple[np.datetime64, np.ndarray, np.ndarray]], tiles: np.ndarray
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            TIME_POINT: np.concatenate(
+                [np.zeros(0, "datetime64[us]"), *[np.repeat(t, len(c)) for t, c, _ in answered]]
+            ).astype("datetime64[us]"),
+            TILE_ID: np.concatenate(
+                [np.zeros(0, np.int64), *[tiles[c].astype(np.int64) for _, c, _ in answered]]
+            ),
+            PROBABILITY: np.concatenate([np.zeros(0), *[p for _, _, p in answered]]),
+        }
+    )
 
 
 def infer_device_day(
@@ -143,8 +150,10 @@ def infer_device_day(
     day_end: pd.Timestamp,
     settings: DeviceSettings,
     ta_buffer: int,
-) -> pd.DataFrame:
-    """The segments of one device-day, with HMM locations when ``settings.hmm.enabled``.
+    time_points: pd.Series | None = None,
+    tolerance_s: float = 0.0,
+) -> DeviceDay:
+    """Segments, time-point posteriors and fit of one device-day, from one HMM pass.
 
     Parameters
     ----------
@@ -161,12 +170,18 @@ def infer_device_day(
         ``[device]``.
     ta_buffer
         TA bands added either side (``present_population.timing_advance_buffer``).
+    time_points
+        Instants (naive UTC) at which to keep the posterior: each answered by the HMM event
+        nearest to it within ``tolerance_s`` (tie to the earlier), stored on the fewest tiles
+        holding ``device.hmm.posterior_mass``, renormalised. None or empty: no posteriors.
+    tolerance_s
+        Largest distance from a time point to its event (``present_population.tolerance_s``).
 
     Returns
     -------
-    pandas.DataFrame
-        As :func:`~rmf_spark.slayer.device.segments.segment_device_day`, with ``best_tile``
-        and ``radius_m`` of the segments that have located events.
+    DeviceDay
+        The segments (``best_tile``, ``radius_m`` of the segments with located events when
+        ``settings.hmm.enabled``), the posteriors, the log-likelihood and row counts.
     """
     rows = _with_defaults(rows)
     model = device_emission(rows, footprints, ta_buffer=ta_buffer)
@@ -179,9 +194,58 @@ def infer_device_day(
         day_end=day_end,
         settings=settings.segments,
     )
-    if not settings.hmm.enabled:
-        return segments
-    return _locate_segments(segments, row_segment, rows, model, footprints, settings)
+    own = ~rows[CONTEXT].fillna(False).to_numpy(dtype=bool) if CONTEXT in rows else None
+    own = np.ones(len(rows), dtype=bool) if own is None else own
+    no_fp = ~rows[ABROAD].to_numpy(dtype=bool) & (
+        np.diff(model.emission.indptr)[model.observation] == 0
+    )
+    event_row, times = hmm_events(rows, model)
+    points = pd.to_datetime(pd.Series([] if time_points is None else time_points))
+    pick = nearest_event(times, to_micros(points) / 1e6, tolerance_s=tolerance_s)
+    empty = _posterior_frame([], model.tiles)
+    result = DeviceDay(
+        segments, empty, float("nan"), int(own.sum()), int((no_fp & own).sum()), len(event_row)
+    )
+    if not len(event_row) or not settings.hmm.enabled:
+        return result
+    s = settings.hmm
+    initial = prior_weights(footprints, model.tiles, uniform_share=s.prior_uniform_share)
+    obs = model.observation[event_row]
+    loglik, posteriors = smooth(
+        times, model.emission, model.xy_m, initial, settings=s, observation=obs
+    )
+    # a segment's location: the mean over its rows of each row's mean over its events
+    seg_of_event = row_segment[event_row]
+    per_row = np.bincount(event_row, minlength=len(rows))
+    rows_in = np.bincount(row_segment[np.unique(event_row)] + 1, minlength=len(segments) + 1)[1:]
+    union = _segment_union(seg_of_event, obs, model)
+    acc = {g: np.zeros(len(u)) for g, u in union.items()}
+    wanted: dict[int, list[int]] = {}
+    for i, k in enumerate(pick):
+        if k >= 0:
+            wanted.setdefault(int(k), []).append(i)
+    when = points.to_numpy().astype("datetime64[us]")
+    answered: list[tuple[np.datetime64, np.ndarray, np.ndarray]] = []
+    for k, cols, gamma in posteriors:
+        g = int(seg_of_event[k])
+        if g >= 0:
+            weight = 1.0 / (per_row[event_row[k]] * rows_in[g])
+            acc[g][np.searchsorted(union[g], cols)] += weight * gamma
+        if k in wanted:
+            keep = smallest_mass(gamma, mass=s.posterior_mass)
+            p = gamma[keep] / gamma[keep].sum()
+            answered.extend((when[i], cols[keep], p) for i in wanted[k])
+    best = pd.array([None] * len(segments), dtype="Int64")
+    radius = np.full(len(segments), np.nan)
+    for g, w in acc.items():
+        b, radius[g] = location_summary(w, model.xy_m[union[g]], mass=s.radius_mass)
+        best[g] = int(model.tiles[union[g][b]])
+    answered.sort(key=lambda a: a[0])
+    return result._replace(
+        segments=segments.assign(**{BEST_TILE: best, RADIUS_M: radius}),
+        posteriors=_posterior_frame(answered, model.tiles),
+        log_likelihood=float(loglik),
+    )
 
 
 def time_point_posteriors(
@@ -202,41 +266,15 @@ def time_point_posteriors(
         ``tolerance_s`` (the nearest, tie to the earlier), the fewest tiles holding
         ``device.hmm.posterior_mass`` of its posterior, renormalised to sum to 1.
     """
-    rows = _with_defaults(rows)
-    model = device_emission(rows, footprints, ta_buffer=ta_buffer)
-    points = pd.to_datetime(pd.Series(time_points)).reset_index(drop=True)
-    event_row, times = hmm_events(rows, model)
-    pick = nearest_event(times, to_micros(points) / 1e6, tolerance_s=tolerance_s)
-    kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    if (pick >= 0).any():
-        s = settings.hmm
-        initial = prior_weights(footprints, model.tiles, uniform_share=s.prior_uniform_share)
-        _, posteriors = smooth(
-            times,
-            model.emission,
-            model.xy_m,
-            initial,
-            settings=s,
-            observation=model.observation[event_row],
-        )
-        wanted = set(pick[pick >= 0].tolist())
-        for k, cols, gamma in posteriors:
-            if k in wanted:
-                keep = smallest_mass(gamma, mass=s.posterior_mass)
-                kept[k] = (cols[keep], gamma[keep] / gamma[keep].sum())
-    answered = [(i, *kept[int(k)]) for i, k in enumerate(pick) if k >= 0]
-    when = points.to_numpy().astype("datetime64[us]")
-    return pd.DataFrame(
-        {
-            TIME_POINT: np.concatenate(
-                [
-                    np.zeros(0, "datetime64[us]"),
-                    *[np.repeat(when[i], len(c)) for i, c, _ in answered],
-                ]
-            ),
-            TILE_ID: np.concatenate(
-                [np.zeros(0, np.int64), *[model.tiles[c].astype(np.int64) for _, c, _ in answered]]
-            ),
-            PROBABILITY: np.concatenate([np.zeros(0), *[p for _, _, p in answered]]),
-        }
-    )
+    # the segments are not kept: any bounds holding the rows and the time points do
+    instants = pd.concat([pd.to_datetime(pd.Series(time_points)), rows[FIRST_TS], rows[LAST_TS]])
+    return infer_device_day(
+        rows,
+        footprints,
+        day_start=instants.min().floor("D"),
+        day_end=instants.max().floor("D") + pd.Timedelta(days=1),
+        settings=settings,
+        ta_buffer=ta_buffer,
+        time_points=time_points,
+        tolerance_s=tolerance_s,
+    ).posteriors

@@ -1,8 +1,12 @@
 """Columns and tables of device-level inference (personal data: these never leave the MNO).
 
-``<mno>/slayer/device_segments`` (:data:`SEGMENTS_SCHEMA`): one row per (device, day, segment);
-``<mno>/slayer/daily_permanence`` (:data:`PERMANENCE_SCHEMA`): one row per (device, day, slot).
-The compressed event rows (:data:`COMPRESSED_COLUMNS`) are an intermediate, not a table.
+``<mno>/slayer/time_segments`` (:data:`SEGMENTS_SCHEMA`): one row per (device, day, segment);
+``<mno>/slayer/daily_permanence`` (:data:`PERMANENCE_SCHEMA`): one row per (device, day, slot);
+``<mno>/slayer/location_posterior`` (:data:`TIME_POINT_POSTERIOR_SCHEMA` plus ``date``): one
+row per (device, time point, tile); ``<mno>/slayer/device_day`` (:data:`DEVICE_DAY_SCHEMA`):
+one row per device-day. Each is partitioned by ``date, device_bucket``
+(:data:`DEVICE_PARTITIONS`). The compressed event rows (:data:`COMPRESSED_COLUMNS`) are an
+intermediate, not a table.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from rmf_spark.slayer.present_population.schemas import TA_STEP_M, TIME_POINT
 
 __all__ = [
     "ABROAD",
+    "ABROAD_ONLY",
     "ABROAD_SLOT",
     "ABROAD_STATE",
     "BEST_TILE",
@@ -40,6 +45,11 @@ __all__ = [
     "CONTEXT",
     "DAY_END",
     "DAY_START",
+    "DAY_STATUS",
+    "DAY_STATUSES",
+    "DEVICE_BUCKET",
+    "DEVICE_DAY_SCHEMA",
+    "DEVICE_PARTITIONS",
     "END_TS",
     "FIRST_TS",
     "GRID",
@@ -47,11 +57,19 @@ __all__ = [
     "ID_TYPES",
     "INBOUND",
     "LAST_TS",
+    "LOCATED",
+    "LOCATED_EVENTS",
+    "LOG_LIKELIHOOD",
     "MOVE",
+    "NO_FOOTPRINT",
     "N_EVENTS",
+    "N_SEGMENTS",
     "PERMANENCE_SCHEMA",
+    "POSTERIOR_TABLE_SCHEMA",
     "PROBABILITY",
     "RADIUS_M",
+    "ROWS",
+    "ROWS_WITHOUT_FOOTPRINT",
     "SEGMENTS_SCHEMA",
     "SEGMENT_INDEX",
     "SLOT_INDEX",
@@ -66,7 +84,12 @@ __all__ = [
     "UNKNOWN",
     "UNKNOWN_SLOT",
     "VISITED_PLMN",
+    "with_table_columns",
 ]
+
+#: the D-layer's bucket of a device (``pmod(xxhash64(device_id), ingest.n_device_buckets)``)
+DEVICE_BUCKET = "device_bucket"
+DEVICE_PARTITIONS = (DATE, DEVICE_BUCKET)
 
 # --- compressed event rows (compress.py): one row per run of identical observations ---------
 FIRST_TS = "first_ts"
@@ -151,6 +174,35 @@ PERMANENCE_SCHEMA = StructType(
     ]
 )
 
+# --- device-days: what the stage did with each (the bad-input accounting) -------------------
+ROWS = "rows"
+ROWS_WITHOUT_FOOTPRINT = "rows_without_footprint"
+LOCATED_EVENTS = "located_events"
+N_SEGMENTS = "segments"
+LOG_LIKELIHOOD = "log_likelihood"
+DAY_STATUS = "status"
+#: a device-day's status: HMM events located it, it was only abroad, or none of its domestic
+#: cells had a footprint that day (a cell plan gap: the whole day is one ``unknown`` segment)
+LOCATED, ABROAD_ONLY, NO_FOOTPRINT = "located", "abroad_only", "no_footprint"
+DAY_STATUSES = (LOCATED, ABROAD_ONLY, NO_FOOTPRINT)
+
+#: one row per device-day: compressed rows of its own day, those whose cell had no footprint,
+#: HMM events, segments, the HMM log-likelihood (null when nothing was located; later stages
+#: compare devices by it) and the status
+DEVICE_DAY_SCHEMA = StructType(
+    [
+        StructField(DEVICE_ID, StringType(), False),
+        StructField(DATE, DateType(), False),
+        StructField(ROWS, IntegerType(), False),
+        StructField(ROWS_WITHOUT_FOOTPRINT, IntegerType(), False),
+        StructField(LOCATED_EVENTS, IntegerType(), False),
+        StructField(N_SEGMENTS, IntegerType(), False),
+        StructField(LOG_LIKELIHOOD, DoubleType(), True),
+        StructField(INBOUND, BooleanType(), True),
+        StructField(DAY_STATUS, StringType(), False),
+    ]
+)
+
 # --- location posteriors at time points -------------------------------------------------------
 PROBABILITY = "probability"
 #: per (device, time point), the fewest tiles holding ``device.hmm.posterior_mass`` of the
@@ -162,4 +214,16 @@ TIME_POINT_POSTERIOR_SCHEMA = StructType(
         StructField(TILE_ID, LongType(), False),
         StructField(PROBABILITY, DoubleType(), False),
     ]
+)
+
+
+def with_table_columns(schema: StructType) -> StructType:
+    """``schema`` as stored in the lake: ``date`` (if absent) and ``device_bucket`` added."""
+    extra = [] if DATE in schema.fieldNames() else [StructField(DATE, DateType(), False)]
+    return StructType([*schema.fields, *extra, StructField(DEVICE_BUCKET, IntegerType(), False)])
+
+
+#: ``slayer/location_posterior`` before its bucket: the posteriors with their device-day
+POSTERIOR_TABLE_SCHEMA = StructType(
+    [*TIME_POINT_POSTERIOR_SCHEMA.fields, StructField(DATE, DateType(), False)]
 )

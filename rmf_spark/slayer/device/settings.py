@@ -79,6 +79,13 @@ class HmmSettings(Section):
     """``[device.hmm]``: the HMM location model (destim-style, sparse, irregular time gaps)."""
 
     enabled: bool = Field(True, description="compute location posteriors for the segments")
+    prior: Literal["em", "uniform"] = Field(
+        "em",
+        description=(
+            "initial distribution: 'em' = the day's mean EM density of present population "
+            "(uniform when that day has none), 'uniform' = flat over the device's tiles"
+        ),
+    )
     scale_m: float = Field(
         100.0,
         gt=0,

@@ -22,7 +22,9 @@ MIN = pd.Timedelta(minutes=1)
 
 
 def _segments(rows: pd.DataFrame, settings: DeviceSettings = S) -> pd.DataFrame:
-    return infer_device_day(rows, FP, day_start=DAY0, day_end=DAY1, settings=settings, ta_buffer=1)
+    return infer_device_day(
+        rows, FP, day_start=DAY0, day_end=DAY1, settings=settings, ta_buffer=1
+    ).segments
 
 
 def _permanence(seg: pd.DataFrame, slot_s: int = 3600) -> pd.DataFrame:

@@ -79,8 +79,10 @@ def test_compress_keeps_counts_and_times_and_bounds_a_device_day(spark):
     fp = lw.footprints()
     day = {"day_start": pd.Timestamp(D), "day_end": pd.Timestamp(D + timedelta(days=1))}
     cols = ["state", "start_ts", "end_ts", "n_events", "cells", "tiles"]
-    from_runs = infer_device_day(d1[~d1["abroad"]], fp, settings=no_hmm, ta_buffer=1, **day)[cols]
-    from_raw = infer_device_day(raw_rows, fp, settings=no_hmm, ta_buffer=1, **day)[cols]
+    from_runs = infer_device_day(
+        d1[~d1["abroad"]], fp, settings=no_hmm, ta_buffer=1, **day
+    ).segments[cols]
+    from_raw = infer_device_day(raw_rows, fp, settings=no_hmm, ta_buffer=1, **day).segments[cols]
     pd.testing.assert_frame_equal(from_runs, from_raw)
 
 

@@ -1,0 +1,94 @@
+"""The device stage from the lake (the S-layer's tiny world): tables, coverage, idempotence."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+
+from rmf_spark import tables
+from rmf_spark.errors import InputDataError
+from rmf_spark.slayer.device.runner import day_time_points, run_device
+from tests.slayer import tiny_world as tw
+
+DAY = tw.START.date()
+
+
+@pytest.fixture(scope="module")
+def device_run(spark, test_config):
+    tw.pipeline_lake(spark, test_config)  # the EM density the HMM prior uses
+    return run_device(spark, test_config, mno=tw.MNO, date=DAY)
+
+
+def _read(spark, cfg, spec):
+    return spec.read(spark, cfg, mno=tw.MNO).where(f"date = DATE'{DAY}'").toPandas()
+
+
+def test_every_device_day_is_accounted_for_and_covered_by_segments(spark, test_config, device_run):
+    events = tw.pipeline_lake(spark, test_config)["events"]
+    days = _read(spark, test_config, tables.DEVICE_DAY)
+    assert sorted(days["device_id"]) == sorted(events["device_id"].unique())
+    assert (days["status"] == "located").all()
+    assert days["log_likelihood"].notna().all() and (days["log_likelihood"] < 0).all()
+    per_device = events.groupby("device_id").size()
+    rows = days.set_index("device_id")["rows"]
+    assert rows.le(per_device.reindex(rows.index)).all()  # runs: at most one row per event
+    assert device_run["prior"] == "em"
+    assert device_run["metrics"]["device_days_located"] == len(days)
+
+    seg = _read(spark, test_config, tables.TIME_SEGMENTS).sort_values(
+        ["device_id", "segment_index"]
+    )
+    day0 = pd.Timestamp(DAY)
+    for _, s in seg.groupby("device_id"):
+        # the segments tile the day: no gap, no overlap
+        assert s["start_ts"].iloc[0] == day0
+        assert s["end_ts"].iloc[-1] == day0 + pd.Timedelta(days=1)
+        assert (s["start_ts"].iloc[1:].to_numpy() == s["end_ts"].iloc[:-1].to_numpy()).all()
+    located = seg[seg["state"].isin(["stay", "undetermined"])]
+    assert located["best_tile"].notna().all()
+    n_buckets = test_config.ingest.n_device_buckets
+    assert seg["device_bucket"].between(0, n_buckets - 1).all()
+    assert (seg.groupby("device_id")["device_bucket"].nunique() == 1).all()
+
+    perm = _read(spark, test_config, tables.DAILY_PERMANENCE)
+    assert perm.groupby("device_id").size().eq(24).all()
+
+
+def test_posteriors_sum_to_one_at_the_time_points_within_tolerance(spark, test_config, device_run):
+    post = _read(spark, test_config, tables.LOCATION_POSTERIOR)
+    points = day_time_points(
+        DAY, time_zone="UTC", step_s=test_config.present_population.time_step_s
+    )
+    assert set(post["time_point"]) <= {pd.Timestamp(p) for p in points}
+    sums = post.groupby(["device_id", "time_point"])["probability"].sum()
+    assert ((sums - 1).abs() < 1e-9).all()
+    events = tw.pipeline_lake(spark, test_config)["events"]
+    tol = timedelta(seconds=test_config.present_population.tolerance_s)
+    for tp in tw.START + pd.to_timedelta(range(tw.HOURS), unit="h"):
+        near = events[(events["event_ts"] - tp).abs() <= tol]["device_id"].unique()
+        answered = post[post["time_point"] == tp]["device_id"].unique()
+        assert sorted(answered) == sorted(near)
+    assert device_run["posterior_rows"] == len(post)
+
+
+def test_cli_rerun_replaces_the_day_and_missing_input_is_named(spark, test_config, device_run):
+    from rmf_spark.cli import main
+
+    before = {
+        s.name: _read(spark, test_config, s) for s in (tables.TIME_SEGMENTS, tables.DEVICE_DAY)
+    }
+    overrides = ["--set", f"lake.root={test_config.lake.root}"]
+    assert main(["statistics", "device", "--mno", tw.MNO, "--date", str(DAY), *overrides]) == 0
+    for name, frame in before.items():
+        again = _read(spark, test_config, tables.CATALOG[f"slayer/{name}"])
+        keys = ["device_id", "segment_index"] if "segment_index" in frame else ["device_id"]
+        pd.testing.assert_frame_equal(
+            frame.sort_values(keys).reset_index(drop=True),
+            again.sort_values(keys).reset_index(drop=True),
+        )
+    with pytest.raises(InputDataError) as err:
+        run_device(spark, test_config, mno="no_such_mno", date=DAY)
+    assert err.value.code == "INPUT_TABLE_MISSING"
+    assert "rmf convergence" in str(err.value)
