@@ -28,11 +28,19 @@ from rmf_spark.slayer.aggregate.schemas import (
     POPULATION,
     zone_level_name,
 )
-from rmf_spark.slayer.present_population.schemas import METHOD, TIME_POINT
+from rmf_spark.slayer.present_population.schemas import (
+    DEVICES_LOWER,
+    DEVICES_UPPER,
+    METHOD,
+    POPULATION_LOWER,
+    POPULATION_UPPER,
+    TIME_POINT,
+)
 
 __all__ = [
     "TRUTH",
     "compute_accuracy",
+    "compute_coverage",
     "compute_nae",
     "to_truth_devices",
     "to_truth_population",
@@ -124,6 +132,37 @@ def compute_nae(
     )
 
 
+def compute_coverage(
+    estimates: DataFrame,
+    *,
+    truth: DataFrame,
+    lower_col: str,
+    upper_col: str,
+) -> DataFrame:
+    """Share of (time point, area) whose truth lies in the estimate's interval, per level.
+
+    ``coverage = #{(t, a): lower <= truth <= upper} / #{(t, a)}`` over the areas of either
+    side at the time points and levels of ``estimates``; an area without estimate has the
+    interval [0, 0], one without truth has truth 0 (as in :func:`compute_nae`).
+
+    Returns
+    -------
+    DataFrame
+        ``level, coverage double, areas long``.
+    """
+    keys = [TIME_POINT, LEVEL, AREA_ID]
+    est = estimates.select(
+        *keys, F.col(lower_col).alias("_lo"), F.col(upper_col).alias("_hi")
+    ).where(F.col("_lo").isNotNull() & F.col("_hi").isNotNull())
+    scope = est.select(TIME_POINT, LEVEL).distinct()
+    tru = scope.join(truth.select(*keys, TRUTH), on=[TIME_POINT, LEVEL], how="inner")
+    both = est.join(tru, on=keys, how="full_outer").fillna(0.0, subset=["_lo", "_hi", TRUTH])
+    inside = (F.col(TRUTH) >= F.col("_lo") - 1e-9) & (F.col(TRUTH) <= F.col("_hi") + 1e-9)
+    return both.groupBy(LEVEL).agg(
+        F.avg(inside.cast("double")).alias("coverage"), F.count(F.lit(1)).alias("areas")
+    )
+
+
 def compute_accuracy(
     estimates: DataFrame,
     *,
@@ -136,7 +175,7 @@ def compute_accuracy(
     Parameters
     ----------
     estimates
-        S-layer ``present_population`` (methods ``em`` and ``naive``).
+        S-layer ``present_population`` (methods ``em``, ``naive`` and, when present, ``hmm``).
     truth_devices
         :func:`to_truth_devices` output.
     truth_population
@@ -148,7 +187,9 @@ def compute_accuracy(
     -------
     dict
         ``{"present_population": {"em": {"nae_1km", "nae_zone"}, "naive": {...},
-        "population_nae_zone": ...}}`` (floats; None when there is no truth to compare).
+        "population_nae_zone": ...}}`` (floats; None when there is no truth to compare); with
+        ``hmm`` estimates also ``"hmm": {..., "interval_coverage": {"devices_1km",
+        "devices_zone", "population_zone"}}`` (:func:`compute_coverage`).
     """
     zone = zone_level_name(zone_level)
     levels = [LEVEL_1KM, zone]
@@ -163,12 +204,27 @@ def compute_accuracy(
     def num(x: Any) -> float | None:
         return None if x is None else round(float(x), 6)
 
-    return {
-        "present_population": {
-            **{
-                m: {"nae_1km": num(nae.get((m, LEVEL_1KM))), "nae_zone": num(nae.get((m, zone)))}
-                for m in ("em", "naive")
-            },
-            "population_nae_zone": num(pop_nae.get(zone)),
-        }
+    methods = ["em", "naive"] + (["hmm"] if any(m == "hmm" for m, _ in nae) else [])
+    out: dict[str, Any] = {
+        **{
+            m: {"nae_1km": num(nae.get((m, LEVEL_1KM))), "nae_zone": num(nae.get((m, zone)))}
+            for m in methods
+        },
+        "population_nae_zone": num(pop_nae.get(zone)),
     }
+    if "hmm" in methods:
+        hmm = scoped.where(F.col(METHOD) == "hmm")
+        cov_dev = compute_coverage(
+            hmm, truth=truth_devices, lower_col=DEVICES_LOWER, upper_col=DEVICES_UPPER
+        ).collect()
+        cov_pop = compute_coverage(
+            hmm, truth=truth_population, lower_col=POPULATION_LOWER, upper_col=POPULATION_UPPER
+        ).collect()
+        dev_cov = {r[LEVEL]: r["coverage"] for r in cov_dev}
+        pop_cov = {r[LEVEL]: r["coverage"] for r in cov_pop}
+        out["hmm"]["interval_coverage"] = {
+            "devices_1km": num(dev_cov.get(LEVEL_1KM)),
+            "devices_zone": num(dev_cov.get(zone)),
+            "population_zone": num(pop_cov.get(zone)),
+        }
+    return {"present_population": out}

@@ -29,7 +29,7 @@ from rmf_spark.release.export import area_geometries, with_geometry, write_csv, 
 from rmf_spark.release.hierarchy import build_hierarchy
 from rmf_spark.release.manifest import build_manifest, write_manifest
 from rmf_spark.release.settings import ReleaseSettings
-from rmf_spark.slayer.aggregate.schemas import DEVICES, EXPANSION_FACTOR, LEVEL, POPULATION
+from rmf_spark.slayer.aggregate.schemas import AREA_ID, DEVICES, LEVEL, POPULATION
 from rmf_spark.tables import Product
 from rmf_spark.timerange import time_range_predicate
 
@@ -73,7 +73,12 @@ def release_estimates(
         secondary=settings.secondary_suppression,
         value_cols=(DEVICES, POPULATION),
         group_cols=product.group_columns,
-        null_cols=(EXPANSION_FACTOR,),
+        # every other measure goes with the values (an interval would give a value away)
+        null_cols=tuple(
+            c
+            for c in cols
+            if c not in (*product.group_columns, LEVEL, AREA_ID, DEVICES, POPULATION)
+        ),
     )
 
 

@@ -15,7 +15,9 @@ class ReleaseSettings(Section):
     """Disclosure control and exports at the MNO boundary."""
 
     k: float = Field(15, gt=0, description="threshold: released values under k are suppressed")
-    method: Literal["em", "naive"] = Field("em", description="estimator whose values leave the MNO")
+    method: Literal["em", "naive", "hmm"] = Field(
+        "em", description="estimator whose values leave the MNO"
+    )
     secondary_suppression: bool = Field(
         True, description="protect suppressed values against subtraction within a hierarchy"
     )

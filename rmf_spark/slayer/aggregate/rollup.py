@@ -35,22 +35,31 @@ def _sum_or_null(name: str) -> Column:
     )
 
 
-def _aggregate(df: DataFrame, keys: Sequence[str], level: Column, area: Column) -> DataFrame:
+def _aggregate(
+    df: DataFrame, keys: Sequence[str], level: Column, area: Column, sums: Sequence[str]
+) -> DataFrame:
     return (
         df.groupBy(*(F.col(k) for k in keys), level.alias(LEVEL), area.alias(AREA_ID))
         .agg(
-            F.sum(DEVICES).cast("double").alias(DEVICES), _sum_or_null(POPULATION).alias(POPULATION)
+            F.sum(DEVICES).cast("double").alias(DEVICES),
+            _sum_or_null(POPULATION).alias(POPULATION),
+            *[_sum_or_null(c).alias(c) for c in sums],
         )
         .withColumn(
             EXPANSION_FACTOR,
             F.when(F.col(DEVICES) > 0, F.col(POPULATION) / F.col(DEVICES)),
         )
-        .select(*keys, LEVEL, AREA_ID, DEVICES, POPULATION, EXPANSION_FACTOR)
+        .select(*keys, LEVEL, AREA_ID, DEVICES, POPULATION, EXPANSION_FACTOR, *sums)
     )
 
 
 def compute_rollups(
-    tile_estimates: DataFrame, *, keys: Sequence[str], grid: DataFrame, tile_zone: DataFrame
+    tile_estimates: DataFrame,
+    *,
+    keys: Sequence[str],
+    grid: DataFrame,
+    tile_zone: DataFrame,
+    sums: Sequence[str] = (),
 ) -> DataFrame:
     """Estimates at the 100 m, 1 km and zone levels.
 
@@ -65,12 +74,14 @@ def compute_rollups(
         C-layer ``grid``: ``tile_id, inspire_100m, inspire_1km``.
     tile_zone
         C-layer ``tile_zone``: ``tile_id, zone_level, zone_id``.
+    sums
+        Other additive columns, summed like ``population`` (null when a tile's is null).
 
     Returns
     -------
     DataFrame
         ``<keys>, level ('100m' | '1km' | 'zone_<level>'), area_id (INSPIRE code or zone
-        id), devices double, population double, expansion_factor double``.
+        id), devices double, population double, expansion_factor double`` and ``sums``.
 
     Notes
     -----
@@ -87,14 +98,15 @@ def compute_rollups(
         how="inner",
     )
     return (
-        _aggregate(tiles, keys, F.lit(LEVEL_100M), F.col(INSPIRE_100M))
-        .unionByName(_aggregate(tiles, keys, F.lit(LEVEL_1KM), F.col(INSPIRE_1KM)))
+        _aggregate(tiles, keys, F.lit(LEVEL_100M), F.col(INSPIRE_100M), sums)
+        .unionByName(_aggregate(tiles, keys, F.lit(LEVEL_1KM), F.col(INSPIRE_1KM), sums))
         .unionByName(
             _aggregate(
                 zones,
                 keys,
                 F.concat(F.lit("zone_"), F.col(ZONE_LEVEL).cast("string")),
                 F.col(ZONE_ID),
+                sums,
             )
         )
     )

@@ -28,7 +28,12 @@ from rmf_spark.slayer.present_population.schemas import (
 )
 from rmf_spark.slayer.present_population.settings import PresentPopulationSettings
 
-__all__ = ["compute_present_population", "compute_tile_estimates", "to_present_population"]
+__all__ = [
+    "as_present_population",
+    "compute_present_population",
+    "compute_tile_estimates",
+    "to_present_population",
+]
 
 
 def compute_tile_estimates(
@@ -100,7 +105,19 @@ def compute_tile_estimates(
 def to_present_population(tiles: DataFrame, *, grid: DataFrame, tile_zone: DataFrame) -> DataFrame:
     """Roll :func:`compute_tile_estimates` up to all levels, in the output schema."""
     out = compute_rollups(tiles, keys=(TIME_POINT, METHOD), grid=grid, tile_zone=tile_zone)
-    return out.select(*(F.col(f.name).cast(f.dataType) for f in PRESENT_POPULATION_SCHEMA))
+    return as_present_population(out)
+
+
+def as_present_population(rows: DataFrame) -> DataFrame:
+    """``rows`` in :data:`~.schemas.PRESENT_POPULATION_SCHEMA` (missing interval columns null)."""
+    return rows.select(
+        *(
+            (F.col(f.name) if f.name in rows.columns else F.lit(None))
+            .cast(f.dataType)
+            .alias(f.name)
+            for f in PRESENT_POPULATION_SCHEMA
+        )
+    )
 
 
 def compute_present_population(

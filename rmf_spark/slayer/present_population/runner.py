@@ -4,14 +4,17 @@ The only module of the estimator that reads or writes the lake. ``rmf statistics
 present-population`` and ``jobs/present_population.py`` call :func:`run_present_population`.
 
 Crash safety: two commits, ``reach_calibration`` (the dates of the range replaced) then
-``present_population`` (the time points of the range replaced), both computed from the pinned
-C-layer tables; a run killed between them is completed by the rerun, which replaces both.
+``present_population`` (the time points of the range and the methods computed replaced), both
+computed from the pinned input tables; a run killed between them is completed by the rerun,
+which replaces both. The ``hmm`` rows can be computed on their own, after the device stage
+(``methods=("hmm",)``), without touching the others.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +24,7 @@ from pyspark.sql import functions as F
 from rmf_spark import tables
 from rmf_spark.clayer.schemas import DATE, DISTANCE_M, SIGNAL_DOMINANCE
 from rmf_spark.config import RmfConfig
+from rmf_spark.errors import ConfigError
 from rmf_spark.slayer.aggregate.schemas import DEVICES
 from rmf_spark.slayer.inputs import (
     read_clayer,
@@ -31,11 +35,12 @@ from rmf_spark.slayer.present_population.pipeline import (
     compute_tile_estimates,
     to_present_population,
 )
+from rmf_spark.slayer.present_population.posterior_sum import HMM, compute_hmm_present_population
 from rmf_spark.slayer.present_population.reach_calibration import (
     compute_reach_offsets,
     compute_ta_event_counts,
 )
-from rmf_spark.slayer.present_population.schemas import TIME_POINT
+from rmf_spark.slayer.present_population.schemas import METHOD, TIME_POINT
 from rmf_spark.timerange import date_range_predicate, time_range_predicate
 
 __all__ = ["run_present_population"]
@@ -99,6 +104,25 @@ def _write_reach_offsets(
     return written
 
 
+#: the estimators from cell counts (computed together) and from device posteriors
+COUNT_METHODS = ("em", "naive")
+METHODS = (*COUNT_METHODS, HMM)
+
+
+def _methods(
+    spark: SparkSession, cfg: RmfConfig, mno: str, methods: Sequence[str] | None
+) -> tuple[str, ...]:
+    if methods is None:
+        found = tables.LOCATION_POSTERIOR.exists(spark, cfg, mno=mno)
+        return (*COUNT_METHODS, HMM) if found else COUNT_METHODS
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown or not methods:
+        raise ConfigError(
+            f"present-population methods {list(methods)}: choose among {list(METHODS)}"
+        )
+    return tuple(m for m in METHODS if m in methods)
+
+
 def run_present_population(
     spark: SparkSession,
     cfg: RmfConfig,
@@ -107,11 +131,12 @@ def run_present_population(
     start: datetime,
     end: datetime,
     market_share: DataFrame | None = None,
+    methods: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Compute and write ``<mno>/slayer/present_population`` for time points in [start, end].
 
-    Idempotent: the rows of [start, end] are replaced (Delta ``replaceWhere``), other time
-    ranges are untouched.
+    Idempotent: the rows of [start, end] and of the methods computed are replaced (Delta
+    ``replaceWhere``), other time ranges and methods are untouched.
 
     Parameters
     ----------
@@ -125,21 +150,95 @@ def run_present_population(
         First and last time point (UTC, naive datetimes are UTC).
     market_share
         ``region_id, share``; default :func:`~rmf_spark.slayer.inputs.read_market_share`.
+    methods
+        Estimators to compute: ``em`` and ``naive`` (from cell counts), ``hmm`` (sums of the
+        device stage's ``slayer/location_posterior``). Default: all whose inputs exist.
 
     Returns
     -------
     dict
-        ``path``, ``rows``, ``time_points``, ``devices_counted`` (EM, at 100 m, summed over
-        time points) and ``input_versions`` (Delta version per C-layer table).
+        ``path``, ``methods``, ``rows``, ``time_points``, ``devices_counted`` (EM, else the
+        first method, at 100 m, summed over time points) and ``input_versions`` (Delta
+        version per input table).
 
     Raises
     ------
     rmf_spark.errors.InputDataError
-        A C-layer table is missing (code ``INPUT_TABLE_MISSING``).
+        An input table is missing (code ``INPUT_TABLE_MISSING``).
+    rmf_spark.errors.ConfigError
+        An unknown method.
     """
-    inputs = read_clayer(spark, cfg, mno=mno, specs=INPUTS)
+    chosen = _methods(spark, cfg, mno, methods)
+    specs = (*INPUTS, tables.LOCATION_POSTERIOR) if HMM in chosen else INPUTS
+    inputs = read_clayer(spark, cfg, mno=mno, specs=specs)
     t, versions = inputs.tables, inputs.versions
     shares = market_share if market_share is not None else read_market_share(spark, cfg, mno=mno)
+    settings = cfg.present_population
+    parts = []
+    if HMM in chosen:
+        parts.append(
+            compute_hmm_present_population(
+                t["location_posterior"],
+                grid=t["grid"],
+                tile_zone=t["tile_zone"],
+                market_share=shares,
+                start=start,
+                end=end,
+                settings=settings,
+            )
+        )
+    tiles = None
+    if set(COUNT_METHODS) & set(chosen):
+        tiles = _count_estimates(spark, cfg, t, mno=mno, start=start, end=end, shares=shares)
+        counted = to_present_population(tiles, grid=t["grid"], tile_zone=t["tile_zone"])
+        parts.append(counted.where(F.col(METHOD).isin(*chosen)))
+    out = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
+    target = tables.PRESENT_POPULATION
+    in_list = ", ".join(f"'{m}'" for m in chosen)
+    window = f"{time_range_predicate(start, end)} AND {METHOD} IN ({in_list})"
+    # The commit records the C-layer versions it was computed from (read by the release).
+    try:
+        target.write(
+            out,
+            cfg,
+            mno=mno,
+            replace_where=window,
+            metadata=json.dumps({"inputs": versions}, sort_keys=True),
+        )
+    finally:
+        if tiles is not None:
+            tiles.unpersist()
+    written = target.read(spark, cfg, mno=mno).where(window)
+    main = "em" if "em" in chosen else chosen[0]
+    stats = (
+        written.where(f"level = '100m' AND method = '{main}'")
+        .agg(F.count_distinct(TIME_POINT).alias("tp"), F.sum(DEVICES).alias("dev"))
+        .first()
+    )
+    summary = {
+        "path": target.path(cfg, mno=mno),
+        "methods": list(chosen),
+        "rows": written.count(),
+        "time_points": int(stats["tp"] or 0),
+        "devices_counted": float(stats["dev"] or 0.0),
+        "input_versions": versions,
+    }
+    log.info("present population %s: %s", mno, summary)
+    return summary
+
+
+def _count_estimates(
+    spark: SparkSession,
+    cfg: RmfConfig,
+    t: dict[str, DataFrame],
+    *,
+    mno: str,
+    start: datetime,
+    end: datetime,
+    shares: DataFrame,
+) -> DataFrame:
+    """The EM and naive devices and people per tile (persisted: three roll-ups read them),
+    after the reach calibration of the dates, written first."""
     settings = cfg.present_population
     # the dominance's steepness the C-layer tables were computed with, not today's profile
     steepness = float(
@@ -154,7 +253,7 @@ def run_present_population(
             spark, cfg, t, mno=mno, start=start, end=end, steepness=steepness
         )
     # The tile estimates feed three roll-ups: computed once (the EM runs once).
-    tiles = compute_tile_estimates(
+    return compute_tile_estimates(
         t["event_location"],
         connection_probability=t["connection_probability"],
         tile_zone=t["tile_zone"],
@@ -165,32 +264,3 @@ def run_present_population(
         dominance_steepness=steepness,
         reach_offsets=offsets,
     ).persist()
-    out = to_present_population(tiles, grid=t["grid"], tile_zone=t["tile_zone"])
-    target = tables.PRESENT_POPULATION
-    window = time_range_predicate(start, end)
-    # The commit records the C-layer versions it was computed from (read by the release).
-    try:
-        target.write(
-            out,
-            cfg,
-            mno=mno,
-            replace_where=window,
-            metadata=json.dumps({"inputs": versions}, sort_keys=True),
-        )
-    finally:
-        tiles.unpersist()
-    written = target.read(spark, cfg, mno=mno).where(window)
-    stats = (
-        written.where("level = '100m' AND method = 'em'")
-        .agg(F.count_distinct(TIME_POINT).alias("tp"), F.sum(DEVICES).alias("dev"))
-        .first()
-    )
-    summary = {
-        "path": target.path(cfg, mno=mno),
-        "rows": written.count(),
-        "time_points": int(stats["tp"] or 0),
-        "devices_counted": float(stats["dev"] or 0.0),
-        "input_versions": versions,
-    }
-    log.info("present population %s: %s", mno, summary)
-    return summary

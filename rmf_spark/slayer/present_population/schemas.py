@@ -27,8 +27,13 @@ from rmf_spark.slayer.aggregate.schemas import (
 )
 
 __all__ = [
+    "DEVICES_LOWER",
+    "DEVICES_UPPER",
+    "INTERVAL_COLUMNS",
     "METHOD",
     "PLE_OFFSET",
+    "POPULATION_LOWER",
+    "POPULATION_UPPER",
     "PRESENT_POPULATION_SCHEMA",
     "REACH_OFFSETS_SCHEMA",
     "TA_STEP_M",
@@ -42,8 +47,14 @@ TA_STEP_M = "ta_step_m"
 #: a cell's path-loss exponent offset fitted by the reach calibration
 PLE_OFFSET = "ple_offset"
 
+#: bounds of the interval of an estimate (``present_population.hmm.interval_level``)
+DEVICES_LOWER, DEVICES_UPPER = "devices_lower", "devices_upper"
+POPULATION_LOWER, POPULATION_UPPER = "population_lower", "population_upper"
+INTERVAL_COLUMNS = (DEVICES_LOWER, DEVICES_UPPER, POPULATION_LOWER, POPULATION_UPPER)
+
 #: ``devices`` is the estimated device count (fractional for EM), ``population`` the devices
-#: times the expansion factor, ``expansion_factor`` population / devices (1 / market share).
+#: times the expansion factor, ``expansion_factor`` population / devices (1 / market share);
+#: the interval columns are those of the estimators that give one (``hmm``), null otherwise.
 PRESENT_POPULATION_SCHEMA = StructType(
     [
         StructField(TIME_POINT, TimestampType(), False),
@@ -53,6 +64,7 @@ PRESENT_POPULATION_SCHEMA = StructType(
         StructField(DEVICES, DoubleType(), False),
         StructField(POPULATION, DoubleType(), True),
         StructField(EXPANSION_FACTOR, DoubleType(), True),
+        *[StructField(c, DoubleType(), True) for c in INTERVAL_COLUMNS],
     ]
 )
 

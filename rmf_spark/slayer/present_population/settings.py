@@ -9,7 +9,12 @@ from pydantic import Field
 
 from rmf_spark.config_base import Section
 
-__all__ = ["BlockSettings", "PresentPopulationSettings", "ReachCalibrationSettings"]
+__all__ = [
+    "BlockSettings",
+    "HmmEstimatorSettings",
+    "PresentPopulationSettings",
+    "ReachCalibrationSettings",
+]
 
 
 class ReachCalibrationSettings(Section):
@@ -42,6 +47,23 @@ class BlockSettings(Section):
         10.0,
         ge=0,
         description="cells with a tile this close to a block join its group as context",
+    )
+
+
+class HmmEstimatorSettings(Section):
+    """``[present_population.hmm]``: the estimator from device posteriors and its interval."""
+
+    interval_level: float = Field(
+        0.95, gt=0, lt=1, description="coverage of the interval around the hmm estimates"
+    )
+    market_share_rse: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description=(
+            "relative standard error of the market shares, added to the population's "
+            "interval (0: shares taken as exact)"
+        ),
     )
 
 
@@ -89,6 +111,10 @@ class PresentPopulationSettings(Section):
     blocks: BlockSettings = Field(
         default_factory=BlockSettings,
         description="spatial blocks bounding the EM's and the reach calibration's pandas groups",
+    )
+    hmm: HmmEstimatorSettings = Field(
+        default_factory=HmmEstimatorSettings,
+        description="the 'hmm' estimator: sums of the device stage's location posteriors",
     )
     market_share_table: str | None = Field(
         None,
