@@ -1,4 +1,5 @@
-# rmf_spark: the two set-up commands are `make demo` and `make test`.
+# rmf_spark: the two set-up commands are `make demo` and `make test` (`make test-fast` while
+# developing).
 # Each creates .venv if absent, installs the package with its dev extras, fills the JAR cache
 # (Maven Central, once), then runs the demo / the test suite.
 
@@ -10,7 +11,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: install jars demo test lint format doctor clean bench
+.PHONY: install jars demo test test-fast lint format doctor clean bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,12 @@ demo: install jars
 test: install jars
 	$(VENV)/bin/ruff check $(SRC)
 	$(VENV)/bin/pytest
+
+# The inner loop: every test but the slow ones (the synthetic world and the demo chain on it,
+# spark-submit, the notebook); `make test` runs them all.
+test-fast: install jars
+	$(VENV)/bin/ruff check $(SRC)
+	$(VENV)/bin/pytest -m "not slow"
 
 # Benchmarks (bench/*.py print one JSON object each; see README "Benchmarks"). BENCH_SCALE
 # shrinks the bench profile for synth and pipeline (1 = the full profile: hours on 2 cores).
