@@ -64,7 +64,7 @@ def run_size(spark, cfg, *, size_km: float, density: float, range_m: float) -> d
     side = size_km * 1000.0
     wkt = f"POLYGON(({X0} {Y0}, {X0 + side} {Y0}, {X0 + side} {Y0 + side}, {X0} {Y0 + side}, {X0} {Y0}))"  # noqa: E501
     t0 = time.perf_counter()
-    g = grid.generate_grid(spark.createDataFrame([(wkt,)], "wkt string")).cache()
+    g = grid.generate_grid(spark.createDataFrame([(wkt,)], "wkt string"), buffer_m=0.0).cache()
     n_tiles = g.count()
     t_grid = time.perf_counter() - t0
     pdf = bench_network(size_km, density, range_m, seed=int(size_km))

@@ -18,16 +18,16 @@ benches the raw files of a world made by ``rmf synth --profile bench --out DIR``
 * the full ingest: :func:`rmf_spark.dlayer.runner.run_ingest` (validation, pseudonyms,
   dedup, quarantine, audit, quality),
 * the required minimum (``--minimum``): what any ingest meeting the bronze layout and the
-  pseudonymisation of issue 4 must do at least: the floor's read, the keyed HMAC of the
-  identifier, the UTC event time, the device bucket and the bronze write (partitioned by
+  pseudonymisation of ``docs/bronze.md`` must do at least: the floor's read, the keyed HMAC of
+  the identifier, the UTC event time, the device bucket and the bronze write (partitioned by
   date and device bucket, bronze's table properties); no validation, row numbers, dedup,
   quarantine, audit or quality. Its ratio to the floor bounds what the full ingest can reach
   on this machine;
 
 ``--reps`` times (default 3), floor and ingest alternating in the same Spark session (the
 machine may be shared: alternating spreads the noise over both), and prints one JSON object
-with every repetition's seconds, the throughputs of the medians (rows/s), their ratio
-(target >= 0.6) and the median seconds of each phase of the ingest (the runner's
+with every repetition's seconds, the throughputs of the medians (rows/s), their ratio (the
+project's target is >= 0.6) and the median seconds of each phase of the ingest (the runner's
 ``ingest ... : <phase> <s> s`` log records; some phases run concurrently, so their seconds
 overlap and may add up to more than the ingest's). The first ingest creates the tables; the
 later ones replace the day (``replaceWhere``), as a daily rerun would.

@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--floor-runs", type=int, default=3)
     args = ap.parse_args()
 
-    from rmf_spark import lake
+    from rmf_spark import tables
     from rmf_spark.demo import demo_config, run_demo
     from rmf_spark.session import get_spark
 
@@ -77,7 +77,7 @@ def main() -> None:
         mnos = list(summary["mno"])
         cfg = demo_config(None, {"spark.master": args.master}, out, mnos)
         spark = get_spark(cfg)
-        paths = [lake.table_path(cfg, "bronze", "events", mno=m) for m in mnos]
+        paths = [tables.EVENTS.path(cfg, mno=m) for m in mnos]
         floors = floor_seconds(spark, paths, runs=args.floor_runs)
     finally:
         if not args.out:

@@ -2,7 +2,8 @@
 
 The public entry points are :func:`get_spark` (a SparkSession with Sedona and Delta) and
 :func:`load_config` (a validated TOML profile). Each layer package (``dlayer``, ``clayer``,
-``slayer``, ``release``, ``fusion``) lists its own public names.
+``slayer`` and its product packages, ``release``, ``evaluate``, ``synth``) lists its own public
+names.
 """
 
 from __future__ import annotations

@@ -154,7 +154,7 @@ def ingest_cells(
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """D-layer: load one MNO's cell plan into bronze/cells (range-checked, imputed)."""
+    """D-layer: load one MNO's cell plan into bronze/cells (typed, range-checked, repaired)."""
     import json
 
     from rmf_spark.dlayer.runner import run_ingest_cells
@@ -202,18 +202,23 @@ def release(
     start: StartOption,
     end: EndOption,
     out: Annotated[
-        Path | None, typer.Option("--out", help="export directory (default: in the lake)")
+        str | None,
+        typer.Option("--out", help="export directory, local or a URI (default: in the lake)"),
     ] = None,
+    product: Annotated[
+        str, typer.Option("--product", help="S-layer product to release")
+    ] = "present_population",
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Release present population: disclosure control, Delta + CSV + GeoParquet, manifest."""
+    """Release a product (present population): disclosure control, Delta + CSV + GeoParquet,
+    manifest."""
     from rmf_spark.release.runner import run_release
     from rmf_spark.timerange import parse_time_bound
 
     t0, t1 = parse_time_bound(start), parse_time_bound(end, end=True)
     spark, cfg = stage_session(config, set_)
-    manifest = run_release(spark, cfg, mno=mno, start=t0, end=t1, out_dir=out)
+    manifest = run_release(spark, cfg, mno=mno, start=t0, end=t1, product=product, out_dir=out)
     typer.echo(f"released {manifest['rows']} rows ({manifest['suppressed']} suppressed)")
     typer.echo(f"manifest: {manifest['manifest_path']}")
 

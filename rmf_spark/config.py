@@ -20,10 +20,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from rmf_spark.clayer.settings import ConvergenceSettings
-from rmf_spark.config_base import Section
+from rmf_spark.config_base import Section, load_toml
 from rmf_spark.dlayer.settings import IngestSettings
 from rmf_spark.errors import ConfigError
 from rmf_spark.release.settings import ReleaseSettings
@@ -80,17 +80,6 @@ def default_config_path() -> Path:
     return Path(__file__).resolve().parent.parent / "conf" / "local.toml"
 
 
-def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    parts = key.split(".")
-    node = data
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"override '{key}': '{part}' is a value, not a section")
-        node = child
-    node[parts[-1]] = value
-
-
 def parse_override(text: str) -> tuple[str, Any]:
     """Parse ``key=value`` (value in TOML syntax, bare words taken as strings)."""
     if "=" not in text:
@@ -101,18 +90,6 @@ def parse_override(text: str) -> tuple[str, Any]:
     except tomllib.TOMLDecodeError:
         value = raw
     return key, value
-
-
-def _format_errors(source: str, err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"])
-        if e["type"] == "extra_forbidden":
-            lines.append(f"{source}: unknown key '{key}'")
-        else:
-            got = e.get("input")
-            lines.append(f"{source}: key '{key}': {e['msg']} (got {got!r})")
-    return "\n".join(lines)
 
 
 def load_config(
@@ -136,17 +113,6 @@ def load_config(
         range. The message names the file and the dotted key.
     """
     p = Path(path) if path is not None else default_config_path()
-    if not p.is_file():
-        raise ConfigError(f"{p}: configuration file not found", code="CONFIG_NOT_FOUND")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}", code="CONFIG_NOT_TOML") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{p}: not UTF-8 text", code="CONFIG_NOT_TOML") from exc
-    for key, value in (overrides or {}).items():
-        _set_dotted(data, key, value)
-    try:
-        return RmfConfig.model_validate({**data, "source": str(p)})
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(str(p), exc)) from None
+    return load_toml(
+        p, RmfConfig, what="configuration file", code_prefix="CONFIG", overrides=overrides
+    )

@@ -3,7 +3,7 @@
 synth -> ingest (cells, then each day) -> convergence (each day) -> present population ->
 release -> evaluate, for every MNO of the profile, in one Spark session. Progress is printed
 per stage; ``DIR/summary.json`` holds the seconds per stage, the D-layer accounting per MNO,
-the accuracy block and the report path (the issue's summary format).
+the accuracy block and the report path.
 
 The pseudonymisation key is drawn at random for the run (the demo has no key to protect) and
 is never written anywhere.
@@ -34,15 +34,18 @@ def demo_config(
 ) -> RmfConfig:
     """The profile for a demo in ``out``: lake, raw dirs and reference data inside ``out``,
     then the user's own ``--set`` overrides."""
-    world = out / "world"
+    from rmf_spark import tables
+    from rmf_spark.lake import uri_join
+
+    reference = uri_join(out, "world", "reference")
     overrides: dict[str, Any] = {
-        "lake.root": str(out / "lake"),
-        "convergence.reference_dir": str(world / "reference"),
-        "present_population.market_share_table": str(world / "reference" / "market_share"),
-        "release.zones_table": str(world / "reference" / "zones"),
+        "lake.root": uri_join(out, "lake"),
+        "convergence.reference_dir": reference,
+        "present_population.market_share_table": uri_join(reference, tables.MARKET_SHARE.name),
+        "release.zones_table": uri_join(reference, tables.ZONES.name),
     }
     for mno in mnos:
-        overrides[f"ingest.mno.{mno}.raw_dir"] = str(world / "raw" / mno)
+        overrides[f"ingest.mno.{mno}.raw_dir"] = uri_join(out, "world", "raw", mno)
     return load_config(config_path, overrides={**overrides, **user_overrides})
 
 

@@ -79,8 +79,6 @@ DELTA_STORAGE_JAR = MavenJar("io.delta", "delta-storage", "4.4.0", "Delta Lake l
 JARS: tuple[MavenJar, ...] = (SEDONA_JAR, GEOTOOLS_JAR, DELTA_JAR, DELTA_STORAGE_JAR)
 
 SHIM_JAR_NAME = "rmf-spark41-sedona-compat.jar"
-SEDONA_JVM_VERSION = SEDONA_JAR.version
-DELTA_JVM_VERSION = DELTA_JAR.version
 
 
 def needs_shim() -> bool:

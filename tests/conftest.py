@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# A copy of ../shared/peer-data/multimno-sample (EUPL-1.2 data), so a clone anywhere can test.
+# A subset of the MultiMNO sample bronze data (EUPL-1.2), shipped so a clone anywhere can test.
 MULTIMNO_SAMPLE = ROOT / "tests" / "fixtures" / "multimno-sample"
 
 

@@ -1,11 +1,14 @@
 """Cell plan -> radio parameters, footprint version and usability (``clayer/cell_version``).
 
-Every bronze cell-plan row is kept. Empty parameters take the cell type's default
-(``DEFAULT:<column>`` in ``issues``); implausible ones are replaced by it (``FIXED:<column>``);
-rows that cannot be modelled get ``usable = false`` and an upper-case reason code:
-``NO_POSITION`` (x or y missing or not finite), ``BAD_POWER`` (power <= 0 W),
-``BAD_RANGE`` (range <= 0 m), ``BAD_PLE`` (path-loss exponent <= 0), ``NO_AZIMUTH``
-(directional without azimuth), ``BAD_VALIDITY`` (valid_to before valid_from).
+Every bronze cell-plan row is kept. This is the one place where a cell type's defaults
+(``[convergence.radio.<macro|micro|other>]``) enter: a parameter the plan leaves empty (after
+the D-layer's repairs from the plan itself) takes its type's default (``DEFAULT:<column>`` in
+``issues``); one outside its plausible range (:data:`rmf_spark.cellplan.PLAUSIBLE`, the
+D-layer's ranges, so only bronze written by other means has any) is replaced by it
+(``FIXED:<column>``), as is a range above ``max_range_m``. Rows that cannot be modelled get
+``usable = false`` and an upper-case reason code: ``NO_POSITION`` (x or y missing or not
+finite), ``NO_AZIMUTH`` (directional without azimuth), ``BAD_AZIMUTH`` (outside [0, 360]),
+``BAD_VALIDITY`` (valid_to before valid_from).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from rmf_spark.cellplan import DEFAULTED, PLAUSIBLE
 from rmf_spark.clayer import schemas
 from rmf_spark.clayer.settings import CellTypeDefaults, PruningSettings, RadioSettings
 from rmf_spark.errors import SchemaMismatchError
@@ -25,19 +29,6 @@ RADIO_COLUMNS = (
     "beam_v_deg", "azim_db_back", "elev_db_back", "power_w", "range_m", "path_loss_exponent",
     "frequency_mhz", "environment",
 )  # fmt: skip
-
-_FILLED = (
-    "antenna_height_m", "tilt_deg", "beam_h_deg", "beam_v_deg", "power_w", "range_m",
-    "path_loss_exponent", "frequency_mhz",
-)  # fmt: skip
-# column -> (lower bound, upper bound) of plausible values; outside -> type default + FIXED:
-_PLAUSIBLE = {
-    "antenna_height_m": (0.0, 300.0),
-    "tilt_deg": (-30.0, 60.0),
-    "beam_h_deg": (1.0, 359.0),
-    "beam_v_deg": (1.0, 180.0),
-    "frequency_mhz": (100.0, 100_000.0),
-}
 
 
 def _type_key() -> Column:
@@ -65,7 +56,8 @@ def prepare_cells(cells: DataFrame, *, radio: RadioSettings, pruning: PruningSet
     cells
         ``bronze/cells`` (columns :data:`~rmf_spark.clayer.schemas.BRONZE_CELL_COLUMNS`).
     radio, pruning
-        Settings; they enter the footprint version, so changing them recomputes footprints.
+        Settings; the per-type defaults fill the plan's gaps, and with the model settings they
+        enter the footprint version, so changing them recomputes the footprints concerned.
 
     Returns
     -------
@@ -81,40 +73,39 @@ def prepare_cells(cells: DataFrame, *, radio: RadioSettings, pruning: PruningSet
     df = cells.select(*schemas.BRONZE_CELL_COLUMNS)
     issues: list[Column] = []
     values: dict[str, Column] = {}
-    for col in _FILLED:  # every expression reads the raw column: one select below
+    for col in DEFAULTED:  # every expression reads the bronze column: one select below
         c = F.col(col).cast("double")
         is_null = c.isNull() | F.isnan(c)
+        bad = ~is_null & ~PLAUSIBLE[col].holds(c)
         issues.append(F.when(is_null, F.lit(f"DEFAULT:{col}")))
-        value = F.when(is_null, _default(col, radio)).otherwise(c)
-        if col in _PLAUSIBLE:
-            lo, hi = _PLAUSIBLE[col]
-            bad = ~is_null & ((c < lo) | (c > hi))
-            issues.append(F.when(bad, F.lit(f"FIXED:{col}")))
-            value = F.when(bad, _default(col, radio)).otherwise(value)
-        values[col] = value.cast("double")
+        issues.append(F.when(bad, F.lit(f"FIXED:{col}")))
+        values[col] = F.when(is_null | bad, _default(col, radio)).otherwise(c).cast("double")
     cap = float(radio.max_range_m)
     issues.append(F.when(values["range_m"] > cap, F.lit("FIXED:range_m")))
     values["range_m"] = F.least(values["range_m"], F.lit(cap))
+    # an azimuth has no default: an implausible one makes a directional cell unusable
+    azimuth = F.col("azimuth_deg").cast("double")
+    bad_azimuth = azimuth.isNotNull() & ~PLAUSIBLE["azimuth_deg"].holds(azimuth)
     df = df.select(
-        *[c for c in df.columns if c not in values],
+        *[c for c in df.columns if c not in values and c != "azimuth_deg"],
         *[v.alias(k) for k, v in values.items()],
+        F.when(~bad_azimuth, F.pmod(azimuth, F.lit(360.0))).alias("azimuth_deg"),
+        bad_azimuth.alias("_bad_azimuth"),
         F.filter(F.array(*issues), lambda v: v.isNotNull()).alias("_fixes"),
     )
     df = (
         df.withColumn("directional", F.coalesce(F.col("directional").cast("boolean"), F.lit(False)))
-        .withColumn("azimuth_deg", F.pmod(F.col("azimuth_deg").cast("double"), F.lit(360.0)))
         .withColumn("azim_db_back", _default("azim_db_back", radio).cast("double"))
         .withColumn("elev_db_back", _default("elev_db_back", radio).cast("double"))
         .withColumn("environment", _default("environment", radio))
         .withColumn("x", F.col("x").cast("double"))
         .withColumn("y", F.col("y").cast("double"))
     )
+    directional = F.col("directional")
     fatal = [
         (F.col("x").isNull() | F.col("y").isNull() | F.isnan("x") | F.isnan("y"), "NO_POSITION"),
-        (F.col("power_w") <= 0, "BAD_POWER"),
-        (F.col("range_m") <= 0, "BAD_RANGE"),
-        (F.col("path_loss_exponent") <= 0, "BAD_PLE"),
-        (F.col("directional") & F.col("azimuth_deg").isNull(), "NO_AZIMUTH"),
+        (directional & F.col("azimuth_deg").isNull() & ~F.col("_bad_azimuth"), "NO_AZIMUTH"),
+        (directional & F.col("_bad_azimuth"), "BAD_AZIMUTH"),
         (F.col("valid_to") < F.col("valid_from"), "BAD_VALIDITY"),
     ]
     fatal_issues = F.filter(

@@ -1,6 +1,6 @@
 """Semantic cleaning of bronze events: flags kept on the rows, never deletions.
 
-Flags (``docs/tables.md`` section 4; MultiMNO semantic cleaning, methodology 2.2):
+Flags (``docs/tables.md`` section 4; after the Eurostat MultiMNO semantic cleaning):
 
 * ``unknown_cell``: the cell id is in no cell-plan row of the MNO;
 * ``cell_not_valid``: the cell is known but no plan row is valid on the event's date;

@@ -1,6 +1,6 @@
 """Pruning across cells, P(cell | tile) and the per-cell posterior P(tile | cell).
 
-Formulas (methodology 1.7, 2.2, 4.3; mobloc, MultiMNO):
+Formulas (mobloc, Tennekes & Gootzen 2022; MultiMNO cell connection probability):
 
 * ``P(c | g) = SD_cg / sum_{c' covering g} SD_c'g`` after pruning;
 * ``P(g | c) = P(c | g) pi_g / sum_{g'} P(c | g') pi_g'`` with the prior ``pi`` uniform,

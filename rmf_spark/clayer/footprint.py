@@ -21,7 +21,16 @@ from rmf_spark.clayer.cells import RADIO_COLUMNS
 from rmf_spark.clayer.grid import TILE_M, tile_centre
 from rmf_spark.clayer.settings import PruningSettings, RadioSettings
 
-__all__ = ["candidate_pairs", "cell_footprint", "signal_batch"]
+__all__ = [
+    "candidate_pairs",
+    "cell_footprint",
+    "computed_versions",
+    "covered_tiles",
+    "signal_batch",
+    "uncovered_markers",
+]
+
+_VERSION_KEY = ["cell_id", "footprint_version"]
 
 
 def candidate_pairs(cells: DataFrame, grid: DataFrame) -> DataFrame:
@@ -135,3 +144,44 @@ def cell_footprint(
 
     out = pairs.mapInPandas(run, schema=schemas.CELL_FOOTPRINT)
     return out.where(F.col("signal_dominance") >= pruning.dominance_threshold)
+
+
+def uncovered_markers(versions: DataFrame, footprint: DataFrame) -> DataFrame:
+    """One marker row per cell version of ``versions`` that has no row in ``footprint``.
+
+    ``cell_footprint`` keeps a computed version that covers no tile as one row with a null
+    ``tile_id`` (and null values), so the table alone tells which versions are computed.
+
+    Parameters
+    ----------
+    versions
+        ``cell_id, footprint_version`` (the versions just computed).
+    footprint
+        Their :data:`~rmf_spark.clayer.schemas.CELL_FOOTPRINT` rows.
+
+    Returns
+    -------
+    DataFrame
+        :data:`~rmf_spark.clayer.schemas.CELL_FOOTPRINT` rows, ``tile_id`` and values null.
+    """
+    empty = (
+        versions.select(*_VERSION_KEY)
+        .distinct()
+        .join(footprint.select(*_VERSION_KEY).distinct(), _VERSION_KEY, "left_anti")
+    )
+    return empty.select(
+        *[
+            F.col(f.name) if f.name in _VERSION_KEY else F.lit(None).cast(f.dataType).alias(f.name)
+            for f in schemas.CELL_FOOTPRINT.fields
+        ]
+    )
+
+
+def computed_versions(footprint: DataFrame) -> DataFrame:
+    """``cell_id, footprint_version`` of every version in ``cell_footprint`` (markers too)."""
+    return footprint.select(*_VERSION_KEY).distinct()
+
+
+def covered_tiles(footprint: DataFrame) -> DataFrame:
+    """The ``cell_footprint`` rows of real tiles (without the :func:`uncovered_markers`)."""
+    return footprint.where(F.col(schemas.TILE_ID).isNotNull())

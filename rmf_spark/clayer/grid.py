@@ -2,7 +2,7 @@
 
 Codes follow the INSPIRE / EEA reference grid: ``100mN{N/100}E{E/100}`` and
 ``1kmN{N/1000}E{E/1000}`` with ``(E, N)`` the tile's lower-left corner, northing first
-(methodology 2.2, MultiMNO ``1_inspire_grid_generation.md``). The compact integer id is
+(MultiMNO user manual, ``1_inspire_grid_generation.md``). The compact integer id is
 ``tile_id = (E/100) * 2**20 + N/100`` (``tile_1km_id`` the same with 1 000 m): reversible,
 unique over the whole EPSG:3035 domain (N/100 < 2**20) and a plain ``long``.
 """
@@ -19,7 +19,6 @@ __all__ = [
     "generate_grid",
     "tile_centre",
     "tile_id_of_xy",
-    "tile_polygon",
     "tile_zone",
 ]
 
@@ -44,11 +43,6 @@ def tile_centre(*, x_ll: str = "x_ll", y_ll: str = "y_ll") -> Column:
     return F.expr(f"ST_Point({x_ll} + {TILE_M / 2}, {y_ll} + {TILE_M / 2})")
 
 
-def tile_polygon(*, x_ll: str = "x_ll", y_ll: str = "y_ll") -> Column:
-    """Sedona polygon of the tile."""
-    return F.expr(f"ST_PolygonFromEnvelope({x_ll}, {y_ll}, {x_ll} + {TILE_M}, {y_ll} + {TILE_M})")
-
-
 def _grid_columns(x: Column, y: Column) -> list[Column]:
     e100, n100 = (x / 100).cast("long"), (y / 100).cast("long")
     e1k, n1k = F.floor(x / 1000).cast("long"), F.floor(y / 1000).cast("long")
@@ -62,7 +56,7 @@ def _grid_columns(x: Column, y: Column) -> list[Column]:
     ]
 
 
-def generate_grid(territory: DataFrame, *, buffer_m: float = 0.0) -> DataFrame:
+def generate_grid(territory: DataFrame, *, buffer_m: float) -> DataFrame:
     """All 100 m INSPIRE tiles that share area with the territory polygon(s).
 
     Parameters
@@ -70,7 +64,7 @@ def generate_grid(territory: DataFrame, *, buffer_m: float = 0.0) -> DataFrame:
     territory
         Rows with a ``wkt`` column: polygon(s) in EPSG:3035.
     buffer_m
-        Buffer (metres) added around the territory.
+        Buffer (metres) added around the territory (``convergence.grid.buffer_m``).
 
     Returns
     -------

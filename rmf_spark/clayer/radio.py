@@ -1,16 +1,21 @@
 """The nominal radio model of a cell: pure, vectorised numpy (no Spark).
 
-One implementation of each formula, used by the C-layer footprint (inside ``mapInPandas``) and by
-the synthetic world (to decide which cell a simulated device connects to).
+One implementation of each formula, used by the C-layer footprint (inside ``mapInPandas``). The
+synthetic world's true radio model is written independently (:mod:`rmf_spark.synth.propagation`),
+so an error here shows in the evaluation; a test checks that the two agree. Settings (back
+losses, beam widths, logistic parameters, mobile height, environment) have no defaults here:
+the caller passes the cell's prepared values or ``[convergence.radio]``.
 
 Conventions: angles in degrees; ``dx, dy`` = tile centre minus antenna position (EPSG:3035
 metres, east and north); ``dz`` = antenna altitude above the tile (antenna ground altitude +
 antenna height - tile altitude, metres, positive when the antenna is above); azimuth clockwise
 from north; tilt positive downwards; back losses negative dB (e.g. -30).
 
-Sources (restated, no code copied): ESS ``mobloc`` (Tennekes, Gootzen, Shah) signal-strength
-model, ``R/signal_strength.R``; Eurostat MultiMNO cell footprint; Okumura-Hata and COST-231 Hata
-as in ``/work/shared/reference/methodology.md`` sections 1.7, 2.2 and 4.
+Sources (restated, no code copied; full citations in ``docs/references.md``): the ESS
+``mobloc`` signal-strength model (Tennekes & Gootzen 2022, "Bayesian location estimation of
+mobile devices using a signal strength model"; R package ``mobloc``, ``R/signal_strength.R``);
+the Eurostat MultiMNO cell footprint estimation (``eurostat/multimno`` 1.0.0); Okumura-Hata
+(Hata 1980) and COST-231 Hata (COST Action 231 final report, 1999).
 
 Examples
 --------
@@ -18,7 +23,7 @@ Examples
 >>> round(float(power_dbm(10.0)), 1)
 40.0
 >>> s = signal_strength_dbm(dx=np.array([100.0, 1000.0]), dy=np.zeros(2), dz=np.zeros(2),
-...                         power_w=10.0, ple=3.75)
+...                         power_w=10.0, ple=3.75)  # omnidirectional: no antenna pattern
 >>> bool(s[0] > s[1])
 True
 """
@@ -90,8 +95,8 @@ def log_distance_strength_dbm(
     """Log-distance received strength (dBm).
 
     ``S(r) = 10 log10(P_W) + 30 - 10 * ple * log10(r)``, ``r`` the 3-D distance in metres,
-    floored at ``min_distance_m``. Source: mobloc ``signal_strength`` (methodology 1.7 item 1),
-    MultiMNO cell footprint (methodology 2.2).
+    floored at ``min_distance_m``. Source: mobloc ``signal_strength`` (distance term), MultiMNO
+    cell footprint estimation.
     """
     r = np.maximum(_f(distance_m), min_distance_m)
     return power_dbm(power_w) - 10.0 * _f(ple) * np.log10(r)
@@ -135,7 +140,7 @@ def pattern_sd(beam_deg: ArrayLike, db_back: ArrayLike) -> Array:
     achievable ``sd`` is used, as mobloc's lookup table does. Beams outside ``(0, 360)`` or
     ``db_back >= -3`` give ``nan``.
 
-    Source: mobloc ``find_sd`` (methodology 1.7 item 4; here solved exactly, not looked up).
+    Source: mobloc ``find_sd`` (here solved exactly, not looked up).
     """
     b = np.broadcast_arrays(_f(beam_deg), _f(db_back))
     pairs = np.stack([b[0].ravel(), b[1].ravel()], axis=1)
@@ -152,7 +157,7 @@ def pattern_loss_db(angle_deg: ArrayLike, *, beam_deg: ArrayLike, db_back: Array
     ``L(a) = [phi(a; 0, sd) - phi(0; 0, sd)] * (-db_back) / [phi(0; 0, sd) - phi(180; 0, sd)]``
     with ``phi`` the normal density, ``a`` wrapped to ``|a| <= 180`` and ``sd`` from
     :func:`pattern_sd`, so ``L(0) = 0``, ``L(beam/2) = -3`` and ``L(180) = db_back``.
-    Source: mobloc ``signal_strength`` (methodology 1.7 item 4, 4.2).
+    Source: mobloc ``signal_strength`` (radiation-pattern loss; not the 3GPP TR 38.901 pattern).
     """
     sd = pattern_sd(beam_deg, db_back)
     return _pattern_shape(_f(angle_deg), sd, _f(db_back))
@@ -175,7 +180,7 @@ def azimuth_loss_db(
     antenna frame pitched down by ``tilt``: the component along the boresight is
     ``e = b cos(tilt) + dz sin(tilt)`` and the in-plane angle ``az2 = atan2(a, e)``; the loss is
     ``L(az2; sd_h, db_back)``. This is the exact projection onto the tilted plane (mobloc builds
-    the same angle with a four-case construction, methodology 1.7 item 2). With ``tilt = 0`` or
+    the same angle with a four-case construction in ``signal_strength``). With ``tilt = 0`` or
     ``dz = 0`` it reduces to ``L(az)``.
     """
     dx, dy, dz = _f(dx), _f(dy), _f(dz)
@@ -200,7 +205,7 @@ def elevation_loss_db(
     """Vertical-pattern loss (dB): ``L(gamma - tilt; sd_v, db_back)``.
 
     ``gamma = atan2(dz, r_xy)`` is the depression angle of the tile seen from the antenna.
-    Source: mobloc ``signal_strength`` (methodology 1.7 item 3).
+    Source: mobloc ``signal_strength`` (vertical loss).
     """
     gamma = np.degrees(np.arctan2(_f(dz), np.hypot(_f(dx), _f(dy))))
     return pattern_loss_db(gamma - _f(tilt_deg), beam_deg=beam_v_deg, db_back=db_back)
@@ -215,8 +220,8 @@ def directional_loss_db(
     tilt_deg: ArrayLike,
     beam_h_deg: ArrayLike,
     beam_v_deg: ArrayLike,
-    azim_db_back: ArrayLike = -30.0,
-    elev_db_back: ArrayLike = -30.0,
+    azim_db_back: ArrayLike,
+    elev_db_back: ArrayLike,
 ) -> Array:
     """Total directional loss (dB): azimuth loss + elevation loss (added, as in mobloc)."""
     return azimuth_loss_db(
@@ -240,19 +245,19 @@ def signal_strength_dbm(
     power_w: ArrayLike,
     ple: ArrayLike,
     directional: ArrayLike = False,
-    azimuth_deg: ArrayLike = 0.0,
-    tilt_deg: ArrayLike = 0.0,
-    beam_h_deg: ArrayLike = 65.0,
-    beam_v_deg: ArrayLike = 9.0,
-    azim_db_back: ArrayLike = -30.0,
-    elev_db_back: ArrayLike = -30.0,
+    azimuth_deg: ArrayLike | None = None,
+    tilt_deg: ArrayLike | None = None,
+    beam_h_deg: ArrayLike | None = None,
+    beam_v_deg: ArrayLike | None = None,
+    azim_db_back: ArrayLike | None = None,
+    elev_db_back: ArrayLike | None = None,
     min_distance_m: float = 0.01,
 ) -> Array:
     """Received signal strength (dBm) of the nominal log-distance model with antenna pattern.
 
     ``S = 10 log10(P_W) + 30 - 10 ple log10(sqrt(dx^2 + dy^2 + dz^2))`` plus, where
-    ``directional`` is true, :func:`directional_loss_db`. Source: mobloc (methodology 1.7),
-    MultiMNO cell footprint (methodology 2.2).
+    ``directional`` is true, :func:`directional_loss_db` (whose antenna parameters are then
+    required). Source: mobloc ``signal_strength``, MultiMNO cell footprint estimation.
     """
     dx, dy, dz = _f(dx), _f(dy), _f(dz)
     s = log_distance_strength_dbm(
@@ -261,26 +266,26 @@ def signal_strength_dbm(
     directional = np.broadcast_to(np.asarray(directional, dtype=bool), s.shape)
     if not directional.any():
         return s
-    loss = directional_loss_db(
-        dx=dx,
-        dy=dy,
-        dz=dz,
-        azimuth_deg=azimuth_deg,
-        tilt_deg=tilt_deg,
-        beam_h_deg=beam_h_deg,
-        beam_v_deg=beam_v_deg,
-        azim_db_back=azim_db_back,
-        elev_db_back=elev_db_back,
-    )
+    pattern = {
+        "azimuth_deg": azimuth_deg,
+        "tilt_deg": tilt_deg,
+        "beam_h_deg": beam_h_deg,
+        "beam_v_deg": beam_v_deg,
+        "azim_db_back": azim_db_back,
+        "elev_db_back": elev_db_back,
+    }
+    missing = [k for k, v in pattern.items() if v is None]
+    if missing:
+        raise ValueError(f"directional cells need {missing}")
+    loss = directional_loss_db(dx=dx, dy=dy, dz=dz, **pattern)
     return np.where(directional, s + loss, s)
 
 
-def signal_dominance(
-    strength_dbm: ArrayLike, *, midpoint_dbm: float = -92.5, steepness: float = 0.2
-) -> Array:
+def signal_dominance(strength_dbm: ArrayLike, *, midpoint_dbm: float, steepness: float) -> Array:
     """Signal dominance in ``(0, 1)``: ``1 / (1 + exp(-steepness (S - midpoint)))``.
 
-    Source: mobloc ``db2s``, MultiMNO, ESSnet simulator (methodology 1.7 item 5, 4.3).
+    Source: mobloc ``db2s``, MultiMNO cell footprint, ESSnet simulator (Oancea et al. 2019), all
+    with midpoint -92.5 dBm and steepness 0.2.
     """
     return 1.0 / (1.0 + np.exp(-steepness * (_f(strength_dbm) - midpoint_dbm)))
 
@@ -332,8 +337,8 @@ def okumura_hata_path_loss_db(
     frequency_mhz: ArrayLike,
     h_base_m: ArrayLike,
     distance_m: ArrayLike,
-    h_mobile_m: ArrayLike = 1.5,
-    environment: ArrayLike = "urban",
+    h_mobile_m: ArrayLike,
+    environment: ArrayLike,
 ) -> Array:
     """Okumura-Hata path loss (dB), valid 150-1500 MHz, base 30-200 m, mobile 1-10 m, 1-20 km.
 
@@ -342,7 +347,7 @@ def okumura_hata_path_loss_db(
     ``(1.1 log f - 0.7) h_M - (1.56 log f - 0.8)`` otherwise; ``suburban``:
     ``L_u - 2 (log(f/28))^2 - 5.4``; ``open``: ``L_u - 4.78 (log f)^2 + 18.33 log f - 40.94``.
     Outside the validity ranges the formula is extrapolated (distance floored at 10 m, base
-    height at 1 m). Source: methodology 4.1 (Signal-Server ``hata.cc``).
+    height at 1 m). Source: Hata (1980), as in Signal-Server ``models/hata.cc``.
     """
     f, h_b, h_m, d_km, env = _hata_inputs(
         frequency_mhz, h_base_m, h_mobile_m, distance_m, environment
@@ -367,15 +372,16 @@ def cost231_path_loss_db(
     frequency_mhz: ArrayLike,
     h_base_m: ArrayLike,
     distance_m: ArrayLike,
-    h_mobile_m: ArrayLike = 1.5,
-    environment: ArrayLike = "urban",
+    h_mobile_m: ArrayLike,
+    environment: ArrayLike,
 ) -> Array:
     """COST-231 Hata path loss (dB), valid 1500-2000 MHz, 1-20 km.
 
     ``L = 46.3 + 33.9 log f - 13.82 log h_B - a(h_M) + (44.9 - 6.55 log h_B) log d_km + C_m``,
     ``a(h_M) = (1.1 log f - 0.7) h_M - (1.56 log f - 0.8)``, ``C_m = 3`` dB for
     ``metropolitan``, 0 otherwise (the model has no separate open-area correction).
-    Extrapolated outside its ranges (distance floored at 10 m). Source: methodology 4.1.
+    Extrapolated outside its ranges (distance floored at 10 m). Source: COST Action 231 final
+    report (1999), COST-231 Hata model.
     """
     f, h_b, h_m, d_km, env = _hata_inputs(
         frequency_mhz, h_base_m, h_mobile_m, distance_m, environment
@@ -396,13 +402,13 @@ def empirical_path_loss_db(
     frequency_mhz: ArrayLike,
     h_base_m: ArrayLike,
     distance_m: ArrayLike,
-    h_mobile_m: ArrayLike = 1.5,
-    environment: ArrayLike = "urban",
+    h_mobile_m: ArrayLike,
+    environment: ArrayLike,
 ) -> Array:
     """Path loss (dB) chosen by frequency: Okumura-Hata below 1500 MHz, COST-231 from 1500 MHz.
 
     Frequencies outside 150-2000 MHz extrapolate the nearer model (e.g. 2600 MHz LTE or 3500 MHz
-    5G use COST-231). Source: methodology 4.1.
+    5G use COST-231). Sources: Hata (1980); COST Action 231 final report (1999).
     """
     kw = {
         "frequency_mhz": frequency_mhz,
@@ -422,8 +428,8 @@ def empirical_strength_dbm(
     frequency_mhz: ArrayLike,
     h_base_m: ArrayLike,
     distance_m: ArrayLike,
-    h_mobile_m: ArrayLike = 1.5,
-    environment: ArrayLike = "urban",
+    h_mobile_m: ArrayLike,
+    environment: ArrayLike,
 ) -> Array:
     """Received strength (dBm) = ``P_dBm`` - :func:`empirical_path_loss_db` (no antenna gains;
     add :func:`directional_loss_db` for directional cells)."""

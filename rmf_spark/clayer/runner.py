@@ -1,11 +1,21 @@
 """``rmf convergence``: the C-layer for one MNO and one date. All C-layer I/O is here.
 
-Steps: (1) the shared grid and tile -> zone tables, built once from the reference territory and
-zones; (2) every bronze cell-plan row checked and versioned (``cell_version``); (3) footprints
-computed only for the cell versions active on the date that have none yet (``cell_footprint``,
-appended); (4) pruning and probabilities over the active versions (``connection_probability``,
-the date's partition replaced); (5) the date's events flagged and written as ``event_location``;
-(6) ``cleaning_metrics``. Re-running a date gives the same tables.
+Steps: (1) the shared grid and tile -> zone tables, each built once from the reference
+territory and zones; (2) every bronze cell-plan row checked and versioned (``cell_version``);
+(3) footprints computed only for the cell versions active on the date that have none yet
+(``cell_footprint``, added); (4) pruning and probabilities over the active versions
+(``connection_probability``, the date's partition replaced); (5) the date's events flagged and
+written as ``event_location``; (6) ``cleaning_metrics``. Re-running a date gives the same
+tables.
+
+Crash safety: every write is one Delta commit (:mod:`rmf_spark.tables`), and a run killed
+between two of them is completed by the rerun. The grid and ``tile_zone`` are each built when
+missing (a crash after the grid still gets its ``tile_zone``). A footprint version is computed
+once: the versions done are those in ``cell_footprint`` itself, a version covering no tile
+being kept as a marker row (:func:`~rmf_spark.clayer.footprint.uncovered_markers`) written
+after the footprints; killed in between, the rerun recomputes only the uncovered versions,
+which still cover nothing, so no footprint is ever written twice. The other tables are
+replaced (the date's rows, or the whole ``cell_version``) and derived from their inputs only.
 """
 
 from __future__ import annotations
@@ -16,50 +26,80 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from rmf_spark import tables
 from rmf_spark.clayer import schemas
 from rmf_spark.clayer.cells import RADIO_COLUMNS, active_cells, prepare_cells
 from rmf_spark.clayer.cleaning import cleaning_metrics, flag_events
 from rmf_spark.clayer.connection import connection_probability, land_use_prior, prune
 from rmf_spark.clayer.event_location import event_location
-from rmf_spark.clayer.footprint import cell_footprint
+from rmf_spark.clayer.footprint import (
+    cell_footprint,
+    computed_versions,
+    covered_tiles,
+    uncovered_markers,
+)
 from rmf_spark.clayer.grid import generate_grid, tile_zone
+from rmf_spark.clayer.parameters import convergence_parameters
 from rmf_spark.config import RmfConfig
 from rmf_spark.errors import InputDataError
-from rmf_spark.lake import read_delta, table_exists, table_path, write_delta
+from rmf_spark.tables import TableSpec
 
 __all__ = ["build_grid", "run_convergence"]
 
-
-def _ref_path(cfg: RmfConfig, name: str) -> str:
-    base = cfg.convergence.reference_dir
-    if base:
-        return f"{base.rstrip('/')}/{name}"
-    return table_path(cfg, "reference", name)
+_VERSION_KEY = [schemas.CELL_ID, schemas.FOOTPRINT_VERSION]
 
 
-def _read_ref(spark: SparkSession, cfg: RmfConfig, name: str) -> DataFrame | None:
-    path = _ref_path(cfg, name)
-    return read_delta(spark, path) if table_exists(spark, path) else None
+def _read_ref(spark: SparkSession, cfg: RmfConfig, spec: TableSpec) -> DataFrame | None:
+    return spec.read(spark, cfg) if spec.exists(spark, cfg) else None
 
 
 def build_grid(spark: SparkSession, cfg: RmfConfig) -> DataFrame:
-    """Read the shared grid, building it (and ``tile_zone``) from the reference data once."""
-    grid_path = table_path(cfg, "clayer", "grid")
-    if not table_exists(spark, grid_path):
-        territory = _read_ref(spark, cfg, "territory")
+    """Read the shared grid, building it and ``tile_zone`` from the reference data if missing.
+
+    Each table is built when it is missing, so a run killed after the grid still builds
+    ``tile_zone`` (from the grid as written).
+    """
+    if not tables.GRID.exists(spark, cfg):
+        territory = _read_ref(spark, cfg, tables.TERRITORY)
         if territory is None:
             raise InputDataError(
-                f"no territory table at {_ref_path(cfg, 'territory')}: set "
+                f"no territory table at {tables.TERRITORY.path(cfg)}: set "
                 "convergence.reference_dir to a directory with territory/ (and zones/)",
                 code="TERRITORY_MISSING",
             )
         grid = generate_grid(territory, buffer_m=cfg.convergence.grid.buffer_m)
-        write_delta(grid.repartition(max(1, spark.sparkContext.defaultParallelism)), grid_path)
-        zones = _read_ref(spark, cfg, "zones")
+        tables.GRID.write(grid.repartition(max(1, spark.sparkContext.defaultParallelism)), cfg)
+    if not tables.TILE_ZONE.exists(spark, cfg):
+        zones = _read_ref(spark, cfg, tables.ZONES)
         if zones is not None:
-            tz = tile_zone(read_delta(spark, grid_path), zones)
-            write_delta(tz, table_path(cfg, "clayer", "tile_zone"), partition_by=("zone_level",))
-    return read_delta(spark, grid_path)
+            tables.TILE_ZONE.write(tile_zone(tables.GRID.read(spark, cfg), zones), cfg)
+    return tables.GRID.read(spark, cfg)
+
+
+def _add_footprints(
+    spark: SparkSession, cfg: RmfConfig, active: DataFrame, grid: DataFrame, *, mno: str
+) -> int:
+    """Compute and add the footprints of the usable ``active`` versions not computed yet;
+    return how many versions were computed."""
+    conv = cfg.convergence
+    fp = tables.CELL_FOOTPRINT
+    todo = active.where("usable").select(*_VERSION_KEY, *RADIO_COLUMNS)
+    if fp.exists(spark, cfg, mno=mno):
+        done = computed_versions(fp.read(spark, cfg, mno=mno))
+        todo = todo.join(done, _VERSION_KEY, "left_anti")
+    todo = todo.withColumn("usable", F.lit(True)).cache()
+    computed = todo.count()
+    if computed:
+        keys = F.broadcast(todo.select(*_VERSION_KEY))
+        fp.write(
+            cell_footprint(todo, grid, radio_settings=conv.radio, pruning=conv.pruning),
+            cfg,
+            mno=mno,
+        )
+        written = fp.read(spark, cfg, mno=mno).join(keys, _VERSION_KEY)
+        fp.write(uncovered_markers(todo, written), cfg, mno=mno)
+    todo.unpersist()
+    return computed
 
 
 def run_convergence(
@@ -70,99 +110,56 @@ def run_convergence(
     Raises
     ------
     rmf_spark.errors.InputDataError
-        The bronze cells table is missing (``BRONZE_CELLS_MISSING``), or the reference
+        The bronze cells table is missing (``INPUT_TABLE_MISSING``), or the reference
         territory is (``TERRITORY_MISSING``).
     """
     day = date.isoformat()
     conv = cfg.convergence
     grid = build_grid(spark, cfg)
 
-    cells_path = table_path(cfg, "bronze", "cells", mno=mno)
-    if not table_exists(spark, cells_path):
-        raise InputDataError(
-            f"no bronze cells for MNO {mno!r} at {cells_path}: run `rmf ingest` first",
-            code="BRONZE_CELLS_MISSING",
-        )
-    cv_path = table_path(cfg, "clayer", "cell_version", mno=mno)
-    prepared = prepare_cells(read_delta(spark, cells_path), radio=conv.radio, pruning=conv.pruning)
-    write_delta(prepared, cv_path)
-    cell_version = read_delta(spark, cv_path)
+    tables.require(spark, cfg, [tables.CELLS], mno=mno)
+    prepared = prepare_cells(
+        tables.CELLS.read(spark, cfg, mno=mno), radio=conv.radio, pruning=conv.pruning
+    )
+    tables.CELL_VERSION.write(prepared, cfg, mno=mno)
+    cell_version = tables.CELL_VERSION.read(spark, cfg, mno=mno)
     active = active_cells(cell_version, date=day)
+    computed = _add_footprints(spark, cfg, active, grid, mno=mno)
 
-    fp_path = table_path(cfg, "clayer", "cell_footprint", mno=mno)
-    log_path = table_path(cfg, "clayer", "footprint_log", mno=mno)
-    todo = active.where("usable").select("cell_id", "footprint_version", *RADIO_COLUMNS)
-    if table_exists(spark, log_path):
-        done = read_delta(spark, log_path).select("cell_id", "footprint_version")
-        todo = todo.join(done, ["cell_id", "footprint_version"], "left_anti")
-    todo = todo.withColumn("usable", F.lit(True)).cache()
-    recomputed = todo.count()
-    if recomputed:
-        new = cell_footprint(todo, grid, radio_settings=conv.radio, pruning=conv.pruning)
-        write_delta(new, fp_path, mode="append")
-        n_tiles = (
-            read_delta(spark, fp_path)
-            .join(
-                F.broadcast(todo.select("cell_id", "footprint_version")),
-                ["cell_id", "footprint_version"],
-            )
-            .groupBy("cell_id", "footprint_version")
-            .agg(F.count(F.lit(1)).alias("n_tiles"))
-        )
-        log = todo.select("cell_id", "footprint_version").join(
-            n_tiles, ["cell_id", "footprint_version"], "left"
-        )
-        write_delta(
-            log.select(
-                "cell_id",
-                "footprint_version",
-                F.coalesce("n_tiles", F.lit(0)).cast("long").alias("n_tiles"),
-                F.current_timestamp().alias("computed_at"),
-            ),
-            log_path,
-            mode="append",
-        )
-    todo.unpersist()
-
-    keys = active.where("usable").select("cell_id", "footprint_version").distinct()
+    keys = F.broadcast(active.where("usable").select(*_VERSION_KEY).distinct())
+    fp = tables.CELL_FOOTPRINT
+    footprints = fp.read(spark, cfg, mno=mno) if fp.exists(spark, cfg, mno=mno) else None
     footprint = (
-        read_delta(spark, fp_path).join(F.broadcast(keys), ["cell_id", "footprint_version"])
-        if table_exists(spark, fp_path)
+        covered_tiles(footprints).join(keys, _VERSION_KEY)
+        if footprints is not None
         else spark.createDataFrame([], schemas.CELL_FOOTPRINT)
     )
     tile_prior = None
     if conv.prior.kind == "land_use":
-        land_use = _read_ref(spark, cfg, "land_use")
+        land_use = _read_ref(spark, cfg, tables.LAND_USE)
         tile_prior = land_use_prior(land_use, grid, prior=conv.prior) if land_use else None
     probs = connection_probability(
         prune(footprint, pruning=conv.pruning), prior=conv.prior, tile_prior=tile_prior
-    ).withColumn("date", F.lit(day).cast("date"))
-    cp_path = table_path(cfg, "clayer", "connection_probability", mno=mno)
+    ).withColumn(schemas.DATE, F.lit(day).cast("date"))
     where = f"date = DATE'{day}'"
-    write_delta(probs, cp_path, partition_by=("date",), replace_where=where)
+    on_day = F.col(schemas.DATE) == F.lit(day).cast("date")
+    tables.CONNECTION_PROBABILITY.write(probs, cfg, mno=mno, replace_where=where)
+    tables.CONVERGENCE_PARAMETERS.write(
+        convergence_parameters(spark, conv, date=date), cfg, mno=mno, replace_where=where
+    )
 
-    el_path = table_path(cfg, "clayer", "event_location", mno=mno)
-    ev_path = table_path(cfg, "bronze", "events", mno=mno)
     n_events = 0
-    if table_exists(spark, ev_path):
-        events = read_delta(spark, ev_path).where(F.col("date") == F.lit(day).cast("date"))
+    counts: dict[str, int] = {}
+    if tables.EVENTS.exists(spark, cfg, mno=mno):
+        events = tables.EVENTS.read(spark, cfg, mno=mno).where(on_day)
         flagged = flag_events(events, cell_version, date=day, cleaning=conv.cleaning)
         el = event_location(flagged, grid, home_mcc=conv.home_mcc)
-        write_delta(
-            el, el_path, partition_by=schemas.EVENT_LOCATION_PARTITIONS, replace_where=where
-        )
-        written = read_delta(spark, el_path).where(F.col("date") == F.lit(day).cast("date"))
+        tables.EVENT_LOCATION.write(el, cfg, mno=mno, replace_where=where)
+        written = tables.EVENT_LOCATION.read(spark, cfg, mno=mno).where(on_day)
         metrics = cleaning_metrics(written, date=day)
-        write_delta(
-            metrics,
-            table_path(cfg, "clayer", "cleaning_metrics", mno=mno),
-            partition_by=("date",),
-            replace_where=where,
-        )
+        tables.CLEANING_METRICS.write(metrics, cfg, mno=mno, replace_where=where)
         counts = {r["metric"]: int(r["value"]) for r in metrics.collect()}
         n_events = counts.get("events", 0)
-    else:
-        counts = {}
 
     issues = (
         active.where(F.size("issues") > 0)
@@ -172,17 +169,16 @@ def run_convergence(
         .collect()
     )
     no_cover = (
-        read_delta(spark, log_path)
-        .where("n_tiles = 0")
-        .join(active.select("cell_id", "footprint_version"), ["cell_id", "footprint_version"])
+        footprints.where(F.col(schemas.TILE_ID).isNull())
+        .join(active.select(*_VERSION_KEY), _VERSION_KEY)
         .select("cell_id")
         .orderBy("cell_id")
         .limit(200)
         .collect()
-        if table_exists(spark, log_path)
+        if footprints is not None
         else []
     )
-    cp = read_delta(spark, cp_path).where(F.col("date") == F.lit(day).cast("date"))
+    cp = tables.CONNECTION_PROBABILITY.read(spark, cfg, mno=mno).where(on_day)
     return {
         "mno": mno,
         "date": day,
@@ -192,7 +188,7 @@ def run_convergence(
             {"cell_id": r["cell_id"], "usable": r["usable"], "issues": list(r["issues"])}
             for r in issues
         ],
-        "footprints_computed": recomputed,
+        "footprints_computed": computed,
         "cells_without_coverage": [r["cell_id"] for r in no_cover],
         "connection_rows": cp.count(),
         "events": n_events,

@@ -1,6 +1,7 @@
-"""Column names and schemas of every C-layer table, and of the bronze columns the C-layer reads.
+"""Column names and schemas of every C-layer table, and of the inputs the C-layer reads.
 
-Written once here; the meaning of each column is in ``docs/c-layer.md``.
+Written once here (where each table lives and how it is written: :mod:`rmf_spark.tables`); the
+meaning of each column is in ``docs/c-layer.md``.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ __all__ = [
     "CELL_ID",
     "CELL_VERSION",
     "CLEANING_METRICS",
+    "CLEANING_METRICS_PARTITIONS",
     "CONNECTION_PROBABILITY",
     "CONNECTION_PROBABILITY_PARTITIONS",
+    "CONVERGENCE_PARAMETERS",
     "DATE",
     "DEVICE_ID",
     "DISTANCE_M",
@@ -34,22 +37,24 @@ __all__ = [
     "EVENT_LOCATION",
     "EVENT_LOCATION_PARTITIONS",
     "EVENT_TS",
-    "FOOTPRINT_LOG",
     "FOOTPRINT_VERSION",
     "GRID",
     "INSPIRE_1KM",
     "INSPIRE_100M",
+    "LAND_USE",
     "P_CELL_GIVEN_TILE",
     "P_TILE_GIVEN_CELL",
     "SIGNAL_DOMINANCE",
-    "TABLES",
     "TECHNOLOGY",
+    "TERRITORY",
     "TILE_ID",
     "TILE_ZONE",
+    "TILE_ZONE_PARTITIONS",
     "TIMING_ADVANCE",
     "USABLE",
     "X_LL",
     "Y_LL",
+    "ZONES",
     "ZONE_ID",
     "ZONE_LEVEL",
 ]
@@ -104,6 +109,7 @@ GRID = _s(
 
 # --- shared/clayer/tile_zone: tile -> zone, one row per tile and zone level ------------------
 TILE_ZONE = _s(("tile_id", LongType()), ("zone_level", IntegerType()), ("zone_id", StringType()))
+TILE_ZONE_PARTITIONS = ("zone_level",)
 
 # --- <mno>/clayer/cell_version: every bronze cell-plan row, with its version and usability ---
 CELL_VERSION = _s(
@@ -118,7 +124,26 @@ CELL_VERSION = _s(
     ("range_m", DoubleType()),
 )
 
+# --- reference inputs (docs/tables.md section 1): territory, zones, land use ---------------------
+TERRITORY = _s(("wkt", StringType()))
+ZONES = _s(
+    ("zone_id", StringType()),
+    ("zone_level", IntegerType()),
+    ("parent_id", StringType()),
+    ("name", StringType()),
+    ("wkt", StringType()),
+)
+LAND_USE = _s(
+    ("inspire_100m", StringType()),
+    ("x_ll", DoubleType()),
+    ("y_ll", DoubleType()),
+    ("land_use", StringType()),
+)
+
 # --- <mno>/clayer/cell_footprint: per cell version and tile, before cross-cell pruning ---------
+# A computed version that covers no tile has one row with a null tile_id (and null values), so
+# that the table alone tells which versions are computed (written in the same commit as the
+# others: no crash between two tables can make a rerun compute a footprint twice).
 CELL_FOOTPRINT = _s(
     ("cell_id", StringType()),
     ("footprint_version", StringType()),
@@ -126,14 +151,6 @@ CELL_FOOTPRINT = _s(
     ("signal_dbm", DoubleType()),
     ("signal_dominance", DoubleType()),
     ("distance_m", DoubleType()),
-)
-
-# --- <mno>/clayer/footprint_log: which footprint versions were computed (even if empty) -------
-FOOTPRINT_LOG = _s(
-    ("cell_id", StringType()),
-    ("footprint_version", StringType()),
-    ("n_tiles", LongType()),
-    ("computed_at", TimestampType()),
 )
 
 # --- <mno>/clayer/connection_probability: per date, after pruning -----------------------------
@@ -176,15 +193,10 @@ EVENT_LOCATION_PARTITIONS = ("date", "device_bucket")
 
 # --- <mno>/clayer/cleaning_metrics: counts of each flag per date -----------------------------
 CLEANING_METRICS = _s(("date", DateType()), ("metric", StringType()), ("value", LongType()))
+CLEANING_METRICS_PARTITIONS = ("date",)
 
-#: table name -> (schema, partition columns, shared?)
-TABLES: dict[str, tuple[StructType, tuple[str, ...], bool]] = {
-    "grid": (GRID, (), True),
-    "tile_zone": (TILE_ZONE, ("zone_level",), True),
-    "cell_version": (CELL_VERSION, (), False),
-    "cell_footprint": (CELL_FOOTPRINT, (), False),
-    "footprint_log": (FOOTPRINT_LOG, (), False),
-    "connection_probability": (CONNECTION_PROBABILITY, CONNECTION_PROBABILITY_PARTITIONS, False),
-    "event_location": (EVENT_LOCATION, EVENT_LOCATION_PARTITIONS, False),
-    "cleaning_metrics": (CLEANING_METRICS, ("date",), False),
-}
+# --- <mno>/clayer/convergence_parameters: the settings each date was computed with -----------
+# one row per setting: dotted key of [convergence] (e.g. radio.steepness), JSON value
+CONVERGENCE_PARAMETERS = _s(
+    ("parameter", StringType()), ("value", StringType()), ("date", DateType())
+)

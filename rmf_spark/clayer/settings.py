@@ -1,14 +1,17 @@
 """The ``[convergence]`` section of a profile: grid, radio defaults, pruning, prior, cleaning.
 
-Defaults follow mobloc / MultiMNO (``/work/shared/reference/methodology.md`` 1.7, 2.2, 4).
+Defaults follow mobloc (``mobloc_param``) and MultiMNO (``default_cell_physical_properties``,
+the cell-footprint and cleaning examples). The per-type radio defaults are the only source of a
+cell's missing radio parameters: the C-layer applies them (``rmf_spark.clayer.cells``).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from rmf_spark.cellplan import DEFAULTED, PLAUSIBLE
 from rmf_spark.config_base import Section
 
 __all__ = [
@@ -30,19 +33,29 @@ class GridSettings(Section):
 
 
 class CellTypeDefaults(Section):
-    """Radio parameters used where a cell's plan leaves them empty or implausible."""
+    """Radio parameters used where a cell's plan leaves them empty or implausible (the only
+    source of per-type defaults; each lies in the plan's plausible range,
+    :data:`rmf_spark.cellplan.PLAUSIBLE`)."""
 
-    power_w: float = Field(10.0, gt=0)
-    range_m: float = Field(10_000.0, gt=0, le=100_000)
-    path_loss_exponent: float = Field(3.75, gt=0, le=10)
-    antenna_height_m: float = Field(30.0, ge=0, le=1_000)
-    tilt_deg: float = Field(5.0, ge=-90, le=90)
-    beam_h_deg: float = Field(65.0, gt=0, lt=360)
-    beam_v_deg: float = Field(9.0, gt=0, lt=360)
+    power_w: float = 10.0
+    range_m: float = 10_000.0
+    path_loss_exponent: float = 3.75
+    antenna_height_m: float = 30.0
+    tilt_deg: float = 5.0
+    beam_h_deg: float = 65.0
+    beam_v_deg: float = 9.0
     azim_db_back: float = Field(-30.0, lt=-3)
     elev_db_back: float = Field(-30.0, lt=-3)
-    frequency_mhz: float = Field(1800.0, gt=0)
+    frequency_mhz: float = 1800.0
     environment: Literal["metropolitan", "urban", "suburban", "open"] = "urban"
+
+    @field_validator(*DEFAULTED)
+    @classmethod
+    def _plausible(cls, value: float, info: ValidationInfo) -> float:
+        allowed = PLAUSIBLE[str(info.field_name)]
+        if not allowed.holds(value):
+            raise ValueError(f"must lie in {allowed}")
+        return value
 
 
 def _macro() -> CellTypeDefaults:

@@ -1,37 +1,29 @@
-"""Cell plans: typed, range-checked, imputed from per-cell-type defaults, or quarantined.
+"""Cell plans: typed, range-checked and flagged, repaired from the plan itself, or quarantined.
 
 Notes
 -----
-Default physical properties per cell type follow MultiMNO's ``default_cell_physical_properties``
-(``../shared/reference/methodology.md`` section 2.2, "Cell footprint", step 1):
+Each physical value is checked against its plausible range (:data:`rmf_spark.cellplan.PLAUSIBLE`,
+the ranges the C-layer uses too); a value that is missing or out of range is ingested as null
+and the column is named in ``imputed`` (columns the input profile maps; ``azimuth_deg`` for a
+directional cell without one). The D-layer fills no radio default: a value the plan itself
+cannot give stays null, and the C-layer gives it the cell type's default from
+``[convergence.radio.<macro|micro|other>]`` (``DEFAULT:<column>`` in ``cell_version.issues``),
+so a changed default takes effect without re-ingesting the plan.
 
-========== ======= ======== ===== ========== ======= ======= =======
-cell_type  power_w range_m  PLE   height_m   tilt    beam_v  beam_h
-========== ======= ======== ===== ========== ======= ======= =======
-macro      10      10 000   3.75  30         5 deg   9 deg   65 deg
-micro      5       1 000    6.0   8          5 deg   9 deg   65 deg
-(other)    5       5 000    3.75  8          5 deg   9 deg   65 deg
-========== ======= ======== ===== ========== ======= ======= =======
+Repairs that use only the plan (:func:`with_plan_repairs`), before that type default:
 
-A physical value that is missing or out of range is imputed and its column name is added to
-``imputed``. The mast height, tilt and power (:data:`SITE_SHARED`), which the sectors of one
-site usually share, come first from the median over the other cells at the same coordinates
-(to the metre; each cell counted once); failing that, and for the other columns, from the
-type default.
-``path_loss_exponent`` always comes from the type default.
-
-A directional cell without an azimuth is kept (quarantining it would lose every event it
-serves) and ``azimuth_deg`` is added to ``imputed``:
-
-* if another version of the same cell's plan has an azimuth, it takes the latest such;
-* else, if its site's other sectors leave exactly one sector's gap, it takes the bisector of that
-  gap. Sectors of a site are spread evenly (three at 120 degrees is the common layout), so
+* the mast height, tilt and power (:data:`SITE_SHARED`), which the sectors of one site usually
+  share, come from the median over the cells at the same coordinates (to the metre; each cell
+  counted once, its plan versions included);
+* a directional cell without an azimuth is kept (quarantining it would lose every event it
+  serves): if another version of the same cell's plan has an azimuth, it takes the latest such;
+  else, if its site's other sectors leave exactly one sector's gap, it takes the bisector of
+  that gap. Sectors of a site are spread evenly (three at 120 degrees is the common layout), so
   when the known azimuths of the cells at the same coordinates (to the metre), merged within
-  15 degrees, leave one gap between 1.75 and 2.25 times the mean of the other gaps, the
-  missing sector points to its middle (e.g. known 10 and 130 give 250);
-* otherwise (one known sector, a full site, an uneven layout) it is modelled as
-  omnidirectional (``directional`` false): an omni footprint of the right site and reach is a
-  usable, if coarser, model.
+  15 degrees, leave one gap between 1.75 and 2.25 times the mean of the other gaps, the missing
+  sector points to its middle (e.g. known 10 and 130 give 250); otherwise (one known sector, a
+  full site, an uneven layout) it is modelled as omnidirectional (``directional`` false): an
+  omni footprint of the right site and reach is a usable, if coarser, model.
 
 On the small synthetic world, 17 of the 20 such cells of the two MNOs get their planned
 sector back; they serve 5 % (CDR MNO) and 12 % (signalling MNO) of the events. An azimuth
@@ -43,45 +35,12 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from rmf_spark.cellplan import DEFAULTED, PLAUSIBLE
 from rmf_spark.dlayer import schemas as S
 from rmf_spark.dlayer.profiles import CellsProfile
 from rmf_spark.dlayer.validate import raw_col
 
-__all__ = ["CELL_DEFAULTS", "with_cell_columns", "with_imputed_defaults"]
-
-#: per cell type defaults; "default" applies to every other type
-CELL_DEFAULTS: dict[str, dict[str, float]] = {
-    "macro": {
-        "power_w": 10.0,
-        "range_m": 10_000.0,
-        "path_loss_exponent": 3.75,
-        "antenna_height_m": 30.0,
-    },
-    "micro": {
-        "power_w": 5.0,
-        "range_m": 1_000.0,
-        "path_loss_exponent": 6.0,
-        "antenna_height_m": 8.0,
-    },
-    "default": {
-        "power_w": 5.0,
-        "range_m": 5_000.0,
-        "path_loss_exponent": 3.75,
-        "antenna_height_m": 8.0,
-    },
-}
-#: defaults shared by every cell type
-COMMON_DEFAULTS = {"tilt_deg": 5.0, "beam_v_deg": 9.0, "beam_h_deg": 65.0}
-
-#: valid range (inclusive lower unless noted) of each imputable physical column
-_RANGES: dict[str, tuple[float, float, bool]] = {  # (low, high, low exclusive)
-    "power_w": (0.0, 1e4, True),
-    "range_m": (0.0, 1e5, True),
-    "antenna_height_m": (0.0, 500.0, False),
-    "tilt_deg": (-90.0, 90.0, False),
-    "beam_h_deg": (0.0, 360.0, True),
-    "beam_v_deg": (0.0, 180.0, True),
-}
+__all__ = ["SITE_SHARED", "with_cell_columns", "with_plan_repairs"]
 
 
 def _num(spec: CellsProfile, target: str) -> Column:
@@ -92,18 +51,13 @@ def _num(spec: CellsProfile, target: str) -> Column:
     return F.when(~F.isnan(v), v)
 
 
-def _in_range(v: Column, low: float, high: float, low_exclusive: bool) -> Column:
-    lo_ok = (v > low) if low_exclusive else (v >= low)
-    return lo_ok & (v <= high)
-
-
 def with_cell_columns(
     df: DataFrame,
     *,
     spec: CellsProfile,
     territory_bbox_3035: tuple[float, float, float, float] | None = None,
 ) -> DataFrame:
-    """Typed bronze cell columns (before imputation) and ``reason_codes``.
+    """Typed, range-checked bronze cell columns, ``imputed`` and ``reason_codes``.
 
     Parameters
     ----------
@@ -119,7 +73,9 @@ def with_cell_columns(
     -------
     DataFrame
         ``df`` plus the :data:`CELLS_SCHEMA` columns (physical ones null when missing or out of
-        range; ``x, y`` in EPSG:3035 via ``ST_Transform``) and ``reason_codes``.
+        range; ``x, y`` in EPSG:3035 via ``ST_Transform``; ``imputed`` names the mapped physical
+        columns so nulled, and ``azimuth_deg`` for a directional cell without one) and
+        ``reason_codes``.
     """
     m = spec.columns_map
     s = {t: (raw_col(m[t]) if t in m else F.lit(None).cast("string")) for t in S_CELL_STRINGS}
@@ -139,7 +95,7 @@ def with_cell_columns(
     directional_raw = F.lower(F.trim(s["directional"]))
     azimuth = _num(spec, "azimuth_deg")
     directional = F.coalesce(directional_raw.isin(*spec.directional_values), azimuth.isNotNull())
-    az_ok = azimuth.between(0, 360)
+    az_ok = PLAUSIBLE["azimuth_deg"].holds(azimuth)
     cell_type = F.regexp_replace(F.lower(F.trim(s["cell_type"])), "cell$", "")
     out = df.withColumn("_coord_ok", F.coalesce(coord_ok, F.lit(False)))
     if spec.coordinates == "wgs84":
@@ -157,10 +113,17 @@ def with_cell_columns(
         xmin, ymin, xmax, ymax = territory_bbox_3035
         inside = F.col("x").between(xmin, xmax) & F.col("y").between(ymin, ymax)
     physical = {}
-    for name, (lo, hi, excl) in _RANGES.items():
-        v = _num(spec, name)
-        physical[name] = F.when(_in_range(v, lo, hi, excl), v)
-    freq = _num(spec, "frequency_mhz")
+    for n in DEFAULTED:
+        v = _num(spec, n)
+        physical[n] = F.when(PLAUSIBLE[n].holds(v), v)
+    # a column the profile does not map is absent from every row: a property of the MNO's
+    # layout, not of a row (the C-layer still gives it the type default)
+    imputed = F.array_compact(
+        F.array(
+            F.when(directional & azimuth.isNull(), F.lit("azimuth_deg")),
+            *[F.when(physical[n].isNull(), F.lit(n)) for n in DEFAULTED if n in m],
+        )
+    )
     checks = [
         (s["cell_id"].isNull(), S.CELL_MISSING_ID),
         (~F.col("_coord_ok"), S.CELL_BAD_COORDINATES),
@@ -189,9 +152,9 @@ def with_cell_columns(
         directional.alias("directional"),
         F.when(directional, F.when(az_ok, azimuth % 360)).alias("azimuth_deg"),
         *[v.alias(k) for k, v in physical.items()],
-        F.when(freq > 0, freq).alias("frequency_mhz"),
         F.upper(F.trim(s["technology"])).alias("technology"),
         F.coalesce(cell_type, F.lit("unknown")).alias("cell_type"),
+        imputed.alias("imputed"),
         F.when(F.size(structural) > 0, structural).otherwise(field_reasons).alias("reason_codes"),
     ).drop("_coord_ok", "_lat", "_lon", "_x", "_y", "_pt")
 
@@ -205,7 +168,7 @@ _SAME_SECTOR_DEG = 15.0
 #: the one missing sector's gap is this many times the mean of the other gaps (2 if even)
 _GAP_RATIO = (1.75, 2.25)
 #: physical values the sectors of one site (mast) usually share: a missing one is taken from
-#: the site's other cells before the per-type default
+#: the site's other cells (the C-layer's per-type default comes after)
 SITE_SHARED = ("antenna_height_m", "tilt_deg", "power_w")
 
 
@@ -266,8 +229,8 @@ def _own_azimuths(df: DataFrame) -> DataFrame:
     return known.groupBy("cell_id").agg(F.max_by("azimuth_deg", order).alias(_OWN_AZIMUTH))
 
 
-def with_imputed_defaults(df: DataFrame) -> DataFrame:
-    """Fill missing physical values from :data:`CELL_DEFAULTS` and record them in ``imputed``.
+def with_plan_repairs(df: DataFrame) -> DataFrame:
+    """Fill missing values that the plan itself gives (module notes); no type default.
 
     Parameters
     ----------
@@ -277,37 +240,19 @@ def with_imputed_defaults(df: DataFrame) -> DataFrame:
     Returns
     -------
     DataFrame
-        Same columns, physical ones filled, plus ``path_loss_exponent`` double and
-        ``imputed`` array<string> (names of the filled columns, in schema order;
-        ``azimuth_deg`` when a directional cell without azimuth gets its site's missing
-        sector or, failing that, is made omnidirectional; module notes).
+        Same columns: :data:`SITE_SHARED` columns filled from the site's median where the site
+        has one; a directional cell without azimuth takes its own latest one or its site's
+        missing sector, failing both it is made omnidirectional. What stays null gets the
+        cell type's default in the C-layer. ``imputed`` is left as it is.
     """
-    ctype = F.col("cell_type")
-
-    def default(name: str) -> Column:
-        if name in COMMON_DEFAULTS:
-            return F.lit(COMMON_DEFAULTS[name])
-        per = F.when(ctype == "macro", F.lit(CELL_DEFAULTS["macro"][name]))
-        per = per.when(ctype == "micro", F.lit(CELL_DEFAULTS["micro"][name]))
-        return per.otherwise(F.lit(CELL_DEFAULTS["default"][name]))
-
-    names = list(_RANGES)
     no_azimuth = F.col("directional") & F.col("azimuth_deg").isNull()
-    imputed = F.array_compact(
-        F.array(
-            F.when(no_azimuth, F.lit("azimuth_deg")),
-            *[F.when(F.col(n).isNull(), F.lit(n)) for n in names],
-        )
-    )
     versions = (
         df if "valid_from" in df.columns else df.withColumn("valid_from", F.lit(None).cast("date"))
     )
-    site = _site_values(df)
     out = (
-        df.withColumn("imputed", imputed)
-        .withColumn(_SITE_X, F.round("x"))
+        df.withColumn(_SITE_X, F.round("x"))
         .withColumn(_SITE_Y, F.round("y"))
-        .join(site, on=[_SITE_X, _SITE_Y], how="left")
+        .join(_site_values(df), on=[_SITE_X, _SITE_Y], how="left")
         .join(_own_azimuths(versions), on="cell_id", how="left")
         .withColumn(
             "azimuth_deg",
@@ -317,8 +262,6 @@ def with_imputed_defaults(df: DataFrame) -> DataFrame:
         )
         .withColumn("directional", F.col("directional") & F.col("azimuth_deg").isNotNull())
     )
-    for n in names:
-        from_site = [F.col(_site(n))] if n in SITE_SHARED else []
-        out = out.withColumn(n, F.coalesce(F.col(n), *from_site, default(n)))
-    out = out.drop(_SITE_X, _SITE_Y, _SITE_AZIMUTH, _OWN_AZIMUTH, *[_site(n) for n in SITE_SHARED])
-    return out.withColumn("path_loss_exponent", default("path_loss_exponent"))
+    for n in SITE_SHARED:
+        out = out.withColumn(n, F.coalesce(F.col(n), F.col(_site(n))))
+    return out.drop(_SITE_X, _SITE_Y, _SITE_AZIMUTH, _OWN_AZIMUTH, *[_site(n) for n in SITE_SHARED])

@@ -16,15 +16,14 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from rmf_spark.config_base import Section
+from rmf_spark.config_base import Section, load_toml
 from rmf_spark.dlayer.schemas import CELLS_SCHEMA, EVENTS_SCHEMA
-from rmf_spark.errors import ConfigError
+from rmf_spark.uris import uri_join
 
 __all__ = [
     "CELL_TARGETS",
@@ -47,7 +46,7 @@ EVENT_TARGETS = tuple(
 CELL_TARGETS = tuple(
     n
     for n in CELLS_SCHEMA.fieldNames()
-    if n not in ("mno_id", "path_loss_exponent", "imputed", "source_file", "source_row")
+    if n not in ("mno_id", "imputed", "source_file", "source_row")
 )
 
 
@@ -76,7 +75,7 @@ class _FileSpec(Section):
     def file_path(self, raw_dir: str, date: dt.date | None = None) -> str:
         """The path of the file (or directory) for ``date`` under ``raw_dir``."""
         rel = self.path.format(date=date) if date is not None else self.path
-        return raw_dir.rstrip("/") + "/" + rel
+        return uri_join(raw_dir, rel)
 
     @model_validator(mode="after")
     def _check_columns(self) -> _FileSpec:
@@ -189,19 +188,7 @@ def load_profile(path: str | Path) -> InputProfile:
     Raises
     ------
     ConfigError
-        The file is missing, not TOML, or a key is unknown or invalid (names file and key).
+        The file is missing (``PROFILE_NOT_FOUND``), not TOML (``PROFILE_NOT_TOML``), or a key
+        is unknown or invalid (``PROFILE_INVALID``); the message names the file and the key.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: input profile not found", code="PROFILE_NOT_FOUND")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: not a valid TOML file: {exc}", code="PROFILE_INVALID") from None
-    try:
-        return InputProfile.model_validate({**data, "source": str(p)})
-    except ValidationError as exc:
-        lines = [
-            f"{p}: key '{'.'.join(str(x) for x in e['loc'])}': {e['msg']}" for e in exc.errors()
-        ]
-        raise ConfigError("\n".join(lines), code="PROFILE_INVALID") from None
+    return load_toml(path, InputProfile, what="input profile", code_prefix="PROFILE")

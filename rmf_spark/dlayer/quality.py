@@ -12,31 +12,9 @@ from rmf_spark.dlayer.schemas import QUALITY_METRICS_SCHEMA, QUALITY_WARNINGS_SC
 
 __all__ = [
     "bronze_day_metrics",
-    "compute_quality_metrics",
     "compute_quality_warnings",
     "quality_metrics_frame",
 ]
-
-
-def compute_quality_metrics(
-    bronze_day: DataFrame, *, mno_id: str, date: dt.date, counts: Mapping[str, float]
-) -> DataFrame:
-    """Metrics of one (mno, date) load, one row per metric (:data:`QUALITY_METRICS_SCHEMA`).
-
-    Parameters
-    ----------
-    bronze_day
-        The bronze events of the load (``device_id``, ``cell_id``, ``event_ts``).
-    counts
-        Load counts to include as they are (rows read, quarantined by reason, ...).
-
-    Returns
-    -------
-    DataFrame
-        ``mno_id, metric, value, date``: ``counts`` plus :func:`bronze_day_metrics`.
-    """
-    metrics = {**{k: float(v) for k, v in counts.items()}, **bronze_day_metrics(bronze_day)}
-    return quality_metrics_frame(bronze_day.sparkSession, metrics, mno_id=mno_id, date=date)
 
 
 def quality_metrics_frame(
@@ -112,9 +90,9 @@ def compute_quality_warnings(
     current: DataFrame,
     *,
     history: DataFrame,
-    trailing_loads: int = 7,
-    min_loads: int = 3,
-    sd_band: float = 3.0,
+    trailing_loads: int,
+    min_loads: int,
+    sd_band: float,
 ) -> DataFrame:
     """Metrics of ``current`` outside mean +/- ``sd_band`` sd of the trailing loads.
 
@@ -125,11 +103,12 @@ def compute_quality_warnings(
     history
         Earlier loads' metrics of the same MNO (dates before the current one).
     trailing_loads
-        How many of the latest earlier loads form the band (default 7).
+        How many of the latest earlier loads form the band (``ingest.quality_trailing_loads``).
     min_loads
-        No warning for a metric with fewer earlier loads than this (default 3).
+        No warning for a metric with fewer earlier loads than this
+        (``ingest.quality_min_loads``).
     sd_band
-        Width of the band in sample standard deviations (default 3).
+        Width of the band in sample standard deviations (``ingest.quality_sd_band``).
 
     Returns
     -------

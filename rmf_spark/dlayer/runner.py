@@ -1,8 +1,16 @@
 """The D-layer stage runner: the only place that reads raw files and writes bronze tables.
 
 :func:`run_ingest` loads one (mno, date); :func:`run_ingest_cells` loads one MNO's cell plan.
-Both are idempotent (Delta ``replaceWhere`` on the load's partition, or a whole-table
-overwrite for the cell plan) and account for every row read.
+Both are idempotent (Delta ``replaceWhere`` on the load's date, or a whole-table overwrite for
+the cell plan) and account for every row read.
+
+Crash safety: each table is written in one commit (:mod:`rmf_spark.tables`), and every table a
+load writes is derived from the raw files alone (the quality warnings also from the metrics of
+earlier dates, which the load never writes), never from what an earlier run of it left. A
+load killed between two writes leaves some of its tables replaced and others as they were; the
+rerun replaces them all, with the same rows (only ``loaded_at`` differs). The audit row is
+written last, with the quality tables, so an audit row present means the bronze and
+quarantine rows of the load are.
 """
 
 from __future__ import annotations
@@ -23,11 +31,11 @@ import numpy as np
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from rmf_spark import lake
+from rmf_spark import tables
 from rmf_spark.config import RmfConfig
 from rmf_spark.dlayer import schemas as S
 from rmf_spark.dlayer.audit import AccountingError, LoadCounts, cells_audit_row, load_audit_row
-from rmf_spark.dlayer.cells import with_cell_columns, with_imputed_defaults
+from rmf_spark.dlayer.cells import with_cell_columns, with_plan_repairs
 from rmf_spark.dlayer.dedup import duplicated_hashes, later_copies, to_deduplicated
 from rmf_spark.dlayer.profiles import InputProfile, load_profile
 from rmf_spark.dlayer.pseudonymise import (
@@ -58,6 +66,7 @@ from rmf_spark.dlayer.validate import (
     with_raw_columns,
 )
 from rmf_spark.errors import ConfigError, InputDataError, RmfError
+from rmf_spark.tables import TableSpec
 
 __all__ = ["mno_profile", "run_ingest", "run_ingest_cells"]
 
@@ -271,7 +280,7 @@ def run_ingest(spark: SparkSession, cfg: RmfConfig, *, mno: str, date: dt.date) 
         profile=profile.source,
     )
     write = functools.partial(_write_day, cfg, mno_id=mno_id, date=date)
-    write_audit = functools.partial(write, "audit", audit, S.LAYER, S.LOAD_AUDIT)
+    write_audit = functools.partial(write, "audit", audit, tables.LOAD_AUDIT)
 
     zero = {f"quarantined_{code}": 0.0 for code in S.EVENT_REASONS}
     metrics = {**zero, **counts.as_metrics(), **day_metrics}
@@ -452,7 +461,7 @@ def _write_events(
         *[F.col(f.name).cast(f.dataType) for f in S.EVENTS_SCHEMA.fields]
     )
     write = functools.partial(_write_day, cfg, mno_id=mno_id, date=date)
-    write("events", deduped, S.LAYER, S.EVENTS, properties=S.EVENTS_PROPERTIES)
+    write("events", deduped, tables.EVENTS)
     r, d = read.get, dedup.get
     read_again, parsed_again, written = Observation(), Observation(), Observation()
     raw_content = _redacted("_raw", "_raw_id", "device_id", ing.redact_digit_runs)
@@ -484,10 +493,10 @@ def _write_events(
             *[F.count_if(F.array_contains("reason_codes", c)).alias(c) for c in S.EVENT_REASONS],
         )
     )
-    write_quarantine = functools.partial(write, "quarantine", quarantine, S.LAYER, S.QUARANTINE)
+    write_quarantine = functools.partial(write, "quarantine", quarantine, tables.QUARANTINE)
 
     def day_metrics() -> dict[str, float | None]:
-        day = lake.read_delta(spark, lake.table_path(cfg, S.LAYER, S.EVENTS, mno=mno_id))
+        day = tables.EVENTS.read(spark, cfg, mno=mno_id)
         with _phase("quality_compute", mno_id, date):
             return bronze_day_metrics(day.where(where))
 
@@ -527,14 +536,13 @@ def _quality_writes(
     they do not wait for the metrics write.
     """
     ing = cfg.ingest
-    mpath = lake.table_path(cfg, S.QUALITY_LAYER, S.QUALITY_METRICS, mno=mno_id)
-
+    metrics = tables.LOAD_METRICS
     write = functools.partial(_write_day, cfg, mno_id=mno_id, date=date)
 
     def write_warnings() -> None:
         history = (
-            lake.read_delta(spark, mpath).where(F.col("date") < F.lit(date))
-            if lake.table_exists(spark, mpath)
+            metrics.read(spark, cfg, mno=mno_id).where(F.col("date") < F.lit(date))
+            if metrics.exists(spark, cfg, mno=mno_id)
             else current.limit(0)
         )
         warnings = compute_quality_warnings(
@@ -544,45 +552,24 @@ def _quality_writes(
             min_loads=ing.quality_min_loads,
             sd_band=ing.quality_sd_band,
         )
-        write("warnings", warnings, S.QUALITY_LAYER, S.QUALITY_WARNINGS)
+        write("warnings", warnings, tables.QUALITY_WARNINGS)
 
-    return (
-        functools.partial(write, "quality_write", current, S.QUALITY_LAYER, S.QUALITY_METRICS),
-        write_warnings,
-    )
-
-
-#: partition columns of the tables written per (mno, date)
-_DAY_PARTITIONS = {
-    S.EVENTS: S.EVENTS_PARTITION_COLS,
-    S.QUARANTINE: S.QUARANTINE_PARTITION_COLS,
-    S.LOAD_AUDIT: S.LOAD_AUDIT_PARTITION_COLS,
-    S.QUALITY_METRICS: S.QUALITY_METRICS_PARTITION_COLS,
-    S.QUALITY_WARNINGS: S.QUALITY_WARNINGS_PARTITION_COLS,
-}
+    return (functools.partial(write, "quality_write", current, metrics), write_warnings)
 
 
 def _write_day(
     cfg: RmfConfig,
     phase: str,
     df: DataFrame,
-    layer: str,
-    table: str,
+    table: TableSpec,
     *,
     mno_id: str,
     date: dt.date,
-    properties: dict[str, str] | None = None,
 ) -> None:
-    """Replace ``date`` in ``mno_id``'s Delta table ``layer/table`` with ``df``
-    (``replaceWhere``; a first write creates the table), logged as ``phase``."""
+    """Replace ``date`` in ``mno_id``'s Delta ``table`` with ``df`` (``replaceWhere``; a first
+    write creates the table), logged as ``phase``."""
     with _phase(phase, mno_id, date):
-        lake.write_delta(
-            df,
-            lake.table_path(cfg, layer, table, mno=mno_id),
-            partition_by=_DAY_PARTITIONS[table],
-            replace_where=f"date = '{date.isoformat()}'",
-            properties=properties,
-        )
+        table.write(df, cfg, mno=mno_id, replace_where=f"date = '{date.isoformat()}'")
 
 
 def _concurrently(*tasks: Callable[[], T]) -> list[T]:
@@ -647,7 +634,7 @@ def run_ingest_cells(spark: SparkSession, cfg: RmfConfig, *, mno: str) -> LoadCo
     audit = cells_audit_row(
         spark, mno_id=mno_id, counts=counts, source_files=files, values_imputed=imputed
     )
-    lake.write_delta(audit, lake.table_path(cfg, S.LAYER, S.CELLS_AUDIT, mno=mno_id))
+    tables.CELLS_AUDIT.write(audit, cfg, mno=mno_id)
     log.info("ingest cells %s: %s", mno_id, counts)
     return counts
 
@@ -665,12 +652,12 @@ def _write_cells(
             for f in S.CELLS_QUARANTINE_SCHEMA.fields
         ]
     )
-    lake.write_delta(bad, lake.table_path(cfg, S.LAYER, S.CELLS_QUARANTINE, mno=mno_id))
-    imputed = rows.where(~invalid).transform(with_imputed_defaults)
+    tables.CELLS_QUARANTINE.write(bad, cfg, mno=mno_id)
+    repaired = rows.where(~invalid).transform(with_plan_repairs)
     key = [c for c in S.CELLS_SCHEMA.fieldNames() if c not in ("source_file", "source_row")]
     first = F.min(F.struct("source_file", "source_row")).alias("_first")
     cells = (
-        imputed.groupBy(*key)
+        repaired.groupBy(*key)
         .agg(first, F.count(F.lit(1)).alias("_copies"))
         .select(
             *[
@@ -691,7 +678,7 @@ def _write_cells(
         stats = cells.agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("_copies") - 1).alias("d"))
         stats = stats.first()
         per_col = dict(cells.select(F.explode("imputed").alias("c")).groupBy("c").count().collect())
-        lake.write_delta(cells.drop("_copies"), lake.table_path(cfg, S.LAYER, S.CELLS, mno=mno_id))
+        tables.CELLS.write(cells.drop("_copies"), cfg, mno=mno_id)
     finally:
         cells.unpersist()
     counts = LoadCounts(

@@ -1,7 +1,7 @@
 """Bronze tables written by the D-layer: schemas, partition columns and reason codes.
 
-Every table lives at ``lake.table_path(cfg, LAYER, <TABLE>, mno=mno_id)``; the quality tables
-in the ``quality`` layer. See docs/bronze.md for the meaning of each column.
+Where each table lives and how it is written is declared in :mod:`rmf_spark.tables`
+(``bronze/*``, ``quality/*``). See docs/bronze.md for the meaning of each column.
 """
 
 from __future__ import annotations
@@ -35,17 +35,6 @@ __all__ = [
     "QUALITY_WARNINGS_SCHEMA",
     "QUARANTINE_SCHEMA",
 ]
-
-LAYER = "bronze"
-EVENTS = "events"
-QUARANTINE = "quarantine"
-LOAD_AUDIT = "load_audit"
-CELLS = "cells"
-CELLS_QUARANTINE = "cells_quarantine"
-CELLS_AUDIT = "cells_audit"
-QUALITY_LAYER = "quality"
-QUALITY_METRICS = "load_metrics"
-QUALITY_WARNINGS = "warnings"
 
 # Event reason codes (docs/tables.md section 4, docs/bronze.md).
 NULL_MANDATORY = "NULL_MANDATORY"
@@ -164,18 +153,18 @@ CELLS_SCHEMA = StructType(
         StructField("cell_id", StringType(), False),
         StructField("valid_from", DateType(), True),
         StructField("valid_to", DateType(), True),
-        *[StructField(c, DoubleType(), c in ("latitude", "longitude")) for c in _CELL_DOUBLES],
+        *[StructField(c, DoubleType(), c not in ("x", "y")) for c in _CELL_DOUBLES],
         StructField("directional", BooleanType(), False),
         StructField("azimuth_deg", DoubleType(), True),
-        StructField("tilt_deg", DoubleType(), False),
-        StructField("beam_h_deg", DoubleType(), False),
-        StructField("beam_v_deg", DoubleType(), False),
-        StructField("power_w", DoubleType(), False),
-        StructField("range_m", DoubleType(), False),
+        StructField("tilt_deg", DoubleType(), True),
+        StructField("beam_h_deg", DoubleType(), True),
+        StructField("beam_v_deg", DoubleType(), True),
+        StructField("power_w", DoubleType(), True),
+        StructField("range_m", DoubleType(), True),
         StructField("frequency_mhz", DoubleType(), True),
         StructField("technology", StringType(), True),
         StructField("cell_type", StringType(), False),
-        StructField("path_loss_exponent", DoubleType(), False),
+        StructField("path_loss_exponent", DoubleType(), True),
         StructField("imputed", ArrayType(StringType(), False), False),
         StructField("source_file", StringType(), False),
         StructField("source_row", LongType(), False),

@@ -1,20 +1,58 @@
-"""Stage runner of the evaluation: lake estimates + truth directory -> accuracy and report."""
+"""Stage runner of the evaluation: a product's estimates in the lake + truth -> accuracy, report.
+
+Generic over the products of the catalog (:data:`rmf_spark.tables.PRODUCTS`): the estimates
+table, its time column and the truth tables come from the product; how they are compared is
+the product's entry in :data:`EVALUATIONS`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
-from rmf_spark import lake
+from rmf_spark import lake, tables
 from rmf_spark.config import RmfConfig
 from rmf_spark.evaluate.accuracy import compute_accuracy, to_truth_devices, to_truth_population
 from rmf_spark.evaluate.report import write_report
 from rmf_spark.timerange import time_range_predicate
 
-__all__ = ["run_evaluate"]
+__all__ = ["EVALUATIONS", "run_evaluate"]
+
+
+def _present_population(
+    estimates: DataFrame,
+    truth: dict[str, DataFrame],
+    *,
+    grid: DataFrame,
+    tile_zone: DataFrame,
+    mno: str,
+    zone_level: int,
+    out: str | Path,
+) -> dict[str, Any]:
+    truth_devices = to_truth_devices(
+        truth["present_devices"], mno=mno, grid=grid, tile_zone=tile_zone
+    ).cache()
+    accuracy = compute_accuracy(
+        estimates,
+        truth_devices=truth_devices,
+        truth_population=to_truth_population(truth["present_population"]),
+        zone_level=zone_level,
+    )
+    report = write_report(
+        out, estimates=estimates, truth_devices=truth_devices, accuracy=accuracy, mno=mno
+    )
+    truth_devices.unpersist()
+    return {"accuracy": accuracy, "report": str(report)}
+
+
+#: product name -> comparison of its estimates (in the time range) with its truth tables
+EVALUATIONS: dict[str, Callable[..., dict[str, Any]]] = {
+    "present_population": _present_population,
+}
 
 
 def run_evaluate(
@@ -27,8 +65,9 @@ def run_evaluate(
     truth_dir: str | Path,
     out: str | Path,
     zone_level: int = 2,
+    product: str = "present_population",
 ) -> dict[str, Any]:
-    """Compare ``<mno>/slayer/present_population`` in [start, end] with the synthetic truth.
+    """Compare ``<mno>/slayer/<product>`` in [start, end] with the synthetic truth.
 
     Parameters
     ----------
@@ -37,43 +76,40 @@ def run_evaluate(
     mno
         MNO id.
     truth_dir
-        The synthetic world's ``truth`` directory (``present_devices``,
-        ``present_population`` Delta tables).
+        The synthetic world's ``truth`` directory (local or a URI), holding the product's
+        truth tables (``present_devices``, ``present_population`` Delta tables).
     start, end
-        Time points compared.
+        Time range compared.
     out
-        HTML report path.
+        HTML report path (a local file).
     zone_level
         Zone level of ``nae_zone`` (default 2, municipalities).
+    product
+        A product of :data:`rmf_spark.tables.PRODUCTS` with an entry in :data:`EVALUATIONS`.
 
     Returns
     -------
     dict
         ``{"accuracy": <summary.json accuracy block>, "report": <path>}``.
     """
-    paths = {
-        "present_population": lake.table_path(cfg, "slayer", "present_population", mno=mno),
-        "grid": lake.table_path(cfg, "clayer", "grid"),
-        "tile_zone": lake.table_path(cfg, "clayer", "tile_zone"),
-        "truth/present_devices": str(Path(truth_dir) / "present_devices"),
-        "truth/present_population": str(Path(truth_dir) / "present_population"),
+    prod = tables.product(product)
+    tables.require(spark, cfg, [prod.estimates, tables.GRID, tables.TILE_ZONE], mno=mno)
+    truth_paths = {f"truth/{n}": lake.uri_join(truth_dir, n) for n in prod.truth_tables}
+    lake.require_tables(spark, truth_paths)
+    window = time_range_predicate(start, end, column=prod.time_column)
+    estimates = prod.estimates.read(spark, cfg, mno=mno).where(window).cache()
+    truth = {
+        n: lake.read_delta(spark, truth_paths[f"truth/{n}"]).where(window)
+        for n in prod.truth_tables
     }
-    lake.require_tables(spark, paths)
-    t = {n: lake.read_delta(spark, p) for n, p in paths.items()}
-    window = time_range_predicate(start, end)
-    estimates = t["present_population"].where(window).cache()
-    truth_devices = to_truth_devices(
-        t["truth/present_devices"].where(window), mno=mno, grid=t["grid"], tile_zone=t["tile_zone"]
-    ).cache()
-    accuracy = compute_accuracy(
+    result = EVALUATIONS[prod.name](
         estimates,
-        truth_devices=truth_devices,
-        truth_population=to_truth_population(t["truth/present_population"].where(window)),
+        truth,
+        grid=tables.GRID.read(spark, cfg),
+        tile_zone=tables.TILE_ZONE.read(spark, cfg),
+        mno=mno,
         zone_level=zone_level,
-    )
-    report = write_report(
-        out, estimates=estimates, truth_devices=truth_devices, accuracy=accuracy, mno=mno
+        out=out,
     )
     estimates.unpersist()
-    truth_devices.unpersist()
-    return {"accuracy": accuracy, "report": str(report)}
+    return result

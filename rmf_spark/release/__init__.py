@@ -12,7 +12,7 @@ __all__ = [
     "apply_disclosure_control",
     "build_hierarchy",
     "build_manifest",
-    "release_present_population",
+    "release_estimates",
     "run_release",
     "suppress_values",
 ]
@@ -22,7 +22,7 @@ _WHERE = {
     "suppress_values": "disclosure",
     "build_hierarchy": "hierarchy",
     "build_manifest": "manifest",
-    "release_present_population": "runner",
+    "release_estimates": "runner",
     "run_release": "runner",
 }
 

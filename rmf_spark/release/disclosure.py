@@ -3,10 +3,10 @@
 Notes
 -----
 Primary suppression (threshold rule): a value ``v < k`` is not released; the row stays in the
-table, flagged, with its values null (MultiMNO ``output_indicators`` obfuscation with k = 5;
-ONS flows 15; Eurostat TEE PoC 20; default here 15; ``reference/methodology.md`` sections 2.2
-and 3.2). A row holding several values (devices and people) is suppressed when the smallest
-is under k.
+table, flagged, with its values null (MultiMNO ``17_output_indicators.md`` obfuscation with
+k = 5; UK ONS commuter flows 15, ESSnet Big Data I Deliverable 5.3 section 3.4; Eurostat TEE
+proof of concept ESTAT 2019.0232, 20; default here 15; see ``docs/references.md``). A row
+holding several values (devices and people) is suppressed when the smallest is under k.
 
 Secondary suppression: values are released at nested levels (100 m tiles in 1 km tiles and in
 zones, municipalities in regions). A parent P with children C_1..C_n has
@@ -22,6 +22,15 @@ It is repeated over all edges until nothing changes (a tile is a child of a 1 km
 zone, so a suppression made for one hierarchy is checked in the others). Then no single
 suppressed value equals a difference of released values within one parent-child edge. Attacks
 combining non-nested levels (1 km tiles against zones) are out of scope.
+
+In Spark the rule runs in one pandas group per (time point, method, region), not per country:
+an area's region is its parent at the region level (``zone_1``), a region's is itself, and a
+1 km tile's is the smallest region of its 100 m tiles. Each edge is checked in the group of
+its parent's region, which also holds the edge's children from other regions (the 100 m tiles
+of a 1 km tile astride a border). A suppression made there is passed on: the groups that hold
+a child whose state they did not know run again, starting from every suppression made so far,
+until every group agrees on every area it holds. Suppression only grows, so this ends, and
+then every edge meets the rule above with the final state of all its children.
 """
 
 from __future__ import annotations
@@ -38,10 +47,12 @@ __all__ = [
     "PARENT_ID",
     "PARENT_LEVEL",
     "PRIMARY",
+    "REGION",
     "SECONDARY",
     "SUPPRESSED",
     "SUPPRESSION",
     "apply_disclosure_control",
+    "area_regions",
     "suppress_values",
 ]
 
@@ -49,18 +60,25 @@ CHILD_LEVEL, CHILD_ID = "child_level", "child_id"
 PARENT_LEVEL, PARENT_ID = "parent_level", "parent_id"
 SUPPRESSED, SUPPRESSION = "suppressed", "suppression"
 PRIMARY, SECONDARY = "primary", "secondary"
+REGION = "region"
 _LEVEL, _AREA, _VALUE = "level", "area_id", "value"
+# per round: whether an area was suppressed (the round's start), and held at home
+_PRIOR, _HOME = "_suppressed_before", "_home"
+# each round that does not end adds a suppression; real tables settle in one or two
+_MAX_ROUNDS = 100
 
 
 def suppress_values(
-    values: pd.DataFrame, links: pd.DataFrame, *, k: float, secondary: bool = True
+    values: pd.DataFrame, links: pd.DataFrame, *, k: float, secondary: bool
 ) -> pd.DataFrame:
     """Primary and secondary suppression of one set of hierarchical values (pandas).
 
     Parameters
     ----------
     values
-        ``level, area_id, value``: one row per released area (absent areas are zero).
+        ``level, area_id, value``: one row per released area (absent areas are zero), and
+        optionally ``suppressed`` (already suppressed, e.g. for an edge checked elsewhere:
+        kept, as secondary unless under k).
     links
         ``child_level, child_id, parent_level, parent_id``: the hierarchy edges.
     k
@@ -80,13 +98,17 @@ def suppress_values(
     ...                   "value": [60.0, 5.0, 20.0, 35.0]})
     >>> l = pd.DataFrame({"child_level": "c", "child_id": ["a", "b", "c"],
     ...                   "parent_level": "p", "parent_id": "P"})
-    >>> suppress_values(v, l, k=15)["suppression"].tolist()
+    >>> suppress_values(v, l, k=15, secondary=True)["suppression"].tolist()
     [None, 'primary', 'secondary', None]
     """
     out = values.reset_index(drop=True).copy()
     val = out[_VALUE].to_numpy(dtype=float)
     sup = ~(val >= k)  # NaN counts as suppressed
     reason = np.where(sup, PRIMARY, None).astype(object)
+    if SUPPRESSED in out.columns:
+        prior = out[SUPPRESSED].fillna(False).to_numpy(dtype=bool) & ~sup
+        reason[prior] = SECONDARY
+        sup |= prior
     if secondary and len(links) and sup.any():
         _secondary(out, links, val, sup, reason, k)
     out[SUPPRESSED] = sup
@@ -141,15 +163,53 @@ def _secondary(
         reason[lone] = SECONDARY
 
 
+def area_regions(hierarchy: DataFrame, *, region_level: str) -> DataFrame:
+    """The region of every area of ``hierarchy``: the group its edges are checked in.
+
+    Parameters
+    ----------
+    hierarchy
+        ``child_level, child_id, parent_level, parent_id``.
+    region_level
+        The level whose areas are the regions (``zone_1``).
+
+    Returns
+    -------
+    DataFrame
+        ``level, area_id, region``: a region is its own; an area with a parent at
+        ``region_level`` has that parent (the smallest id if several); any other parent (a
+        1 km tile) has the smallest region of its children. Areas of none are left out.
+    """
+    links = hierarchy.select(CHILD_LEVEL, CHILD_ID, PARENT_LEVEL, PARENT_ID)
+    at_region = links.where(F.col(PARENT_LEVEL) == region_level)
+    up = at_region.select(
+        F.col(CHILD_LEVEL).alias(_LEVEL),
+        F.col(CHILD_ID).alias(_AREA),
+        F.col(PARENT_ID).alias(REGION),
+    )
+    itself = at_region.select(
+        F.col(PARENT_LEVEL).alias(_LEVEL),
+        F.col(PARENT_ID).alias(_AREA),
+        F.col(PARENT_ID).alias(REGION),
+    )
+    down = links.join(
+        up.withColumnsRenamed({_LEVEL: CHILD_LEVEL, _AREA: CHILD_ID}), on=[CHILD_LEVEL, CHILD_ID]
+    ).select(F.col(PARENT_LEVEL).alias(_LEVEL), F.col(PARENT_ID).alias(_AREA), REGION)
+    placed = up.unionByName(itself).groupBy(_LEVEL, _AREA).agg(F.min(REGION).alias(REGION))
+    below = down.join(placed.select(_LEVEL, _AREA), on=[_LEVEL, _AREA], how="left_anti")
+    return placed.unionByName(below.groupBy(_LEVEL, _AREA).agg(F.min(REGION).alias(REGION)))
+
+
 def apply_disclosure_control(
     estimates: DataFrame,
     *,
     hierarchy: DataFrame,
-    k: float = 15,
-    secondary: bool = True,
+    k: float,
+    secondary: bool,
     value_cols: tuple[str, ...] = ("devices", "population"),
     group_cols: tuple[str, ...] = ("time_point", "method"),
     null_cols: tuple[str, ...] = ("expansion_factor",),
+    region_level: str = "zone_1",
 ) -> DataFrame:
     """Suppress values under k, and more where subtraction would reveal them.
 
@@ -160,15 +220,18 @@ def apply_disclosure_control(
     hierarchy
         ``child_level, child_id, parent_level, parent_id`` (:func:`build_hierarchy`).
     k
-        Threshold (default 15): a row is suppressed when ``min(value_cols) < k``.
+        Threshold (``release.k``): a row is suppressed when ``min(value_cols) < k``.
     secondary
-        Apply secondary suppression (default True).
+        Apply secondary suppression (``release.secondary_suppression``).
     value_cols
         Released values (nulled when suppressed).
     group_cols
-        One independent table per group (one pandas group each).
+        One independent table per group (one pandas group per group and region).
     null_cols
         Other columns nulled when suppressed.
+    region_level
+        The level whose areas split a table into pandas groups (module notes); areas in no
+        region share one more group.
 
     Returns
     -------
@@ -178,29 +241,84 @@ def apply_disclosure_control(
 
     Notes
     -----
-    Rule and sources in the module notes.
+    Rule, sources and the groups by region in the module notes. Runs a Spark job per round
+    (usually one or two: a second where an edge across a border suppressed a child).
     """
     cols = estimates.columns
-    links = hierarchy.select(
-        F.col(CHILD_LEVEL).alias(_LEVEL), F.col(CHILD_ID).alias(_AREA), PARENT_LEVEL, PARENT_ID
+    keys = [*group_cols, _LEVEL, _AREA]
+    regions = area_regions(hierarchy, region_level=region_level)
+    placed = estimates.join(regions, on=[_LEVEL, _AREA], how="left").fillna("", subset=[REGION])
+    no_edge = [F.lit(None).cast("string").alias(c) for c in (PARENT_LEVEL, PARENT_ID)]
+    parent_region = regions.select(
+        F.col(_LEVEL).alias(PARENT_LEVEL), F.col(_AREA).alias(PARENT_ID), REGION
     )
-    rows = estimates.join(links, on=[_LEVEL, _AREA], how="left")
+    edges = hierarchy.select(
+        F.col(CHILD_LEVEL).alias(_LEVEL), F.col(CHILD_ID).alias(_AREA), PARENT_LEVEL, PARENT_ID
+    ).join(parent_region, on=[PARENT_LEVEL, PARENT_ID], how="left")
+    # every area in its own region's group; every edge, with its child's values, in the group
+    # of its parent's region
+    rows = placed.select(*cols, *no_edge, REGION).unionByName(
+        estimates.join(edges, on=[_LEVEL, _AREA])
+        .fillna("", subset=[REGION])
+        .select(*cols, PARENT_LEVEL, PARENT_ID, REGION)
+    )
     schema = StructType(
         [
             *estimates.schema.fields,
             StructField(SUPPRESSED, BooleanType(), False),
             StructField(SUPPRESSION, StringType(), True),
+            StructField(REGION, StringType(), False),
+            StructField(_HOME, BooleanType(), False),
         ]
     )
 
     def run(pdf: pd.DataFrame) -> pd.DataFrame:
-        values = pdf[cols].drop_duplicates([_LEVEL, _AREA]).reset_index(drop=True)
+        values = pdf[[*cols, _PRIOR]].drop_duplicates([_LEVEL, _AREA]).reset_index(drop=True)
         values[_VALUE] = values[list(value_cols)].min(axis=1, skipna=False)
+        values = values.rename(columns={_PRIOR: SUPPRESSED})
         edges = pdf.loc[pdf[PARENT_ID].notna(), [_LEVEL, _AREA, PARENT_LEVEL, PARENT_ID]]
         edges = edges.rename(columns={_LEVEL: CHILD_LEVEL, _AREA: CHILD_ID})
         res = suppress_values(values, edges, k=k, secondary=secondary).drop(columns=_VALUE)
-        for c in (*value_cols, *null_cols):
-            res[c] = res[c].astype(float).where(~res[SUPPRESSED])
-        return res[[*cols, SUPPRESSED, SUPPRESSION]]
+        region = pdf[REGION].iloc[0]
+        at_home = pdf.loc[pdf[PARENT_ID].isna(), [_LEVEL, _AREA]].assign(**{_HOME: True})
+        res = res.merge(at_home, on=[_LEVEL, _AREA], how="left")
+        res[_HOME] = res[_HOME].fillna(False).astype(bool)
+        return res.assign(**{REGION: region})[[*cols, SUPPRESSED, SUPPRESSION, REGION, _HOME]]
 
-    return rows.groupBy(*group_cols).applyInPandas(run, schema=schema)
+    def run_groups(prior: DataFrame | None, only: DataFrame | None) -> DataFrame:
+        todo = rows if only is None else rows.join(only, on=[*group_cols, REGION], how="left_semi")
+        if prior is None:
+            todo = todo.withColumn(_PRIOR, F.lit(False))
+        else:
+            todo = todo.join(prior, on=keys, how="left").fillna(False, subset=[_PRIOR])
+        return todo.groupBy(*group_cols, REGION).applyInPandas(run, schema=schema)
+
+    out = run_groups(None, None).localCheckpoint()
+    for _ in range(_MAX_ROUNDS):
+        state = out.groupBy(*keys).agg(
+            F.max(SUPPRESSED).alias(_PRIOR), F.min(SUPPRESSED).alias("_any_released")
+        )
+        # groups that released an area another group suppressed: run them again
+        missed = state.where(F.col(_PRIOR) & ~F.col("_any_released")).select(*keys)
+        stale = (
+            out.where(~F.col(SUPPRESSED))
+            .join(missed, on=keys, how="left_semi")
+            .select(*group_cols, REGION)
+            .distinct()
+            .localCheckpoint()
+        )
+        if stale.isEmpty():
+            break
+        redo = run_groups(state.where(F.col(_PRIOR)).select(*keys, _PRIOR), stale)
+        out = (
+            out.join(stale, on=[*group_cols, REGION], how="left_anti")
+            .unionByName(redo)
+            .localCheckpoint()
+        )
+    else:
+        raise RuntimeError(f"disclosure control did not settle in {_MAX_ROUNDS} rounds")
+    final = out.where(F.col(_HOME))
+    for c in (*value_cols, *null_cols):
+        dtype = estimates.schema[c].dataType
+        final = final.withColumn(c, F.when(~F.col(SUPPRESSED), F.col(c)).cast(dtype))
+    return final.select(*cols, SUPPRESSED, SUPPRESSION)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from rmf_spark import lake
 from rmf_spark.clayer.schemas import INSPIRE_1KM, INSPIRE_100M, X_LL, Y_LL, ZONE_ID
 from rmf_spark.slayer.aggregate.schemas import AREA_ID, LEVEL, LEVEL_1KM, LEVEL_100M
 
@@ -59,11 +60,11 @@ def with_geometry(released: DataFrame, *, geometries: DataFrame) -> DataFrame:
     return released.join(geometries, on=[LEVEL, AREA_ID], how="left")
 
 
-def write_csv(df: DataFrame, path: str) -> None:
-    """One CSV file with a header in the directory ``path`` (released aggregates are small)."""
-    df.coalesce(1).write.mode("overwrite").option("header", "true").csv(path)
+def write_csv(df: DataFrame, uri: str) -> None:
+    """One CSV file with a header in the directory ``uri`` (released aggregates are small)."""
+    lake.write_files(df, uri, fmt="csv", options={"header": "true"})
 
 
-def write_geoparquet(df: DataFrame, path: str) -> None:
-    """GeoParquet (Sedona's ``geoparquet`` writer) in the directory ``path``."""
-    df.coalesce(1).write.mode("overwrite").format("geoparquet").save(path)
+def write_geoparquet(df: DataFrame, uri: str) -> None:
+    """GeoParquet (Sedona's ``geoparquet`` writer), one file in the directory ``uri``."""
+    lake.write_files(df, uri, fmt="geoparquet")

@@ -9,7 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pyspark.sql import SparkSession
+
 import rmf_spark
+from rmf_spark import lake
 from rmf_spark.config import RmfConfig
 
 __all__ = ["build_manifest", "code_version", "config_hash", "write_manifest"]
@@ -81,9 +84,8 @@ def build_manifest(
     }
 
 
-def write_manifest(manifest: dict[str, Any], path: str | Path) -> Path:
-    """Write ``manifest`` as indented JSON (keys sorted) to ``path``; return the path."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n", "utf-8")
-    return p
+def write_manifest(spark: SparkSession, manifest: dict[str, Any], uri: str) -> str:
+    """Write ``manifest`` as indented JSON (keys sorted) to the file ``uri`` through the
+    session's Hadoop FileSystem (local disk, HDFS or an object store); return ``uri``."""
+    text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
+    return lake.write_text(spark, uri, text)

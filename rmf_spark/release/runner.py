@@ -1,7 +1,14 @@
-"""Stage runner of the release: S-layer table -> disclosure control -> Delta, CSV, GeoParquet.
+"""Stage runner of the release: an S-layer product -> disclosure control -> Delta, CSV, GeoParquet.
 
 The only place of ``rmf_spark.release`` that reads or writes. ``rmf release`` and
-``jobs/release.py`` call :func:`run_release`.
+``jobs/release.py`` call :func:`run_release`, for any product of the catalog
+(:data:`rmf_spark.tables.PRODUCTS`): the product's table spec and key columns say what is read,
+which rows are released and how disclosure control groups them.
+
+Crash safety: the released table is replaced (the time range, one commit); the manifest of the
+previous release in the export directory is deleted, the exports rewritten, and the manifest
+written last. A manifest present therefore describes complete exports; a run killed before it
+leaves none, and the rerun writes everything again.
 """
 
 from __future__ import annotations
@@ -15,33 +22,37 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from rmf_spark import lake
+from rmf_spark import lake, tables
 from rmf_spark.config import RmfConfig
 from rmf_spark.release.disclosure import SUPPRESSED, SUPPRESSION, apply_disclosure_control
 from rmf_spark.release.export import area_geometries, with_geometry, write_csv, write_geoparquet
 from rmf_spark.release.hierarchy import build_hierarchy
 from rmf_spark.release.manifest import build_manifest, write_manifest
 from rmf_spark.release.settings import ReleaseSettings
-from rmf_spark.slayer.aggregate.schemas import LEVEL
-from rmf_spark.slayer.present_population.schemas import METHOD, PRESENT_POPULATION_SCHEMA
+from rmf_spark.slayer.aggregate.schemas import DEVICES, EXPANSION_FACTOR, LEVEL, POPULATION
+from rmf_spark.tables import Product
 from rmf_spark.timerange import time_range_predicate
 
-__all__ = ["release_present_population", "run_release"]
+__all__ = ["release_estimates", "run_release"]
 
 log = logging.getLogger(__name__)
 
-TABLE = "present_population"
+#: the input name of the configured zone polygons (``release.zones_table``) in the manifest
+_ZONES = "reference/zones"
 
 
-def release_present_population(
-    estimates: DataFrame, *, hierarchy: DataFrame, settings: ReleaseSettings
+def release_estimates(
+    estimates: DataFrame, *, product: Product, hierarchy: DataFrame, settings: ReleaseSettings
 ) -> DataFrame:
-    """The releasable rows of ``present_population``: one method, disclosure control applied.
+    """The releasable rows of a product's estimates: one method, disclosure control applied.
 
     Parameters
     ----------
     estimates
-        S-layer ``present_population`` rows.
+        Rows of ``product.estimates`` (e.g. S-layer ``present_population``).
+    product
+        The product (:data:`rmf_spark.tables.PRODUCTS`): its columns, its method column and the
+        key columns disclosure control groups by.
     hierarchy
         :func:`rmf_spark.release.hierarchy.build_hierarchy` edges.
     settings
@@ -50,40 +61,61 @@ def release_present_population(
     Returns
     -------
     DataFrame
-        The ``present_population`` columns plus ``suppressed``, ``suppression``; suppressed
-        rows have null ``devices``, ``population``, ``expansion_factor``.
+        The product's columns plus ``suppressed``, ``suppression``; suppressed rows have null
+        ``devices``, ``population``, ``expansion_factor``.
     """
-    cols = [f.name for f in PRESENT_POPULATION_SCHEMA]
-    chosen = estimates.where(F.col(METHOD) == settings.method).select(*cols)
+    cols = [f.name for f in product.estimates.schema]
+    chosen = estimates.where(F.col(product.method_column) == settings.method).select(*cols)
     return apply_disclosure_control(
-        chosen, hierarchy=hierarchy, k=settings.k, secondary=settings.secondary_suppression
+        chosen,
+        hierarchy=hierarchy,
+        k=settings.k,
+        secondary=settings.secondary_suppression,
+        value_cols=(DEVICES, POPULATION),
+        group_cols=product.group_columns,
+        null_cols=(EXPANSION_FACTOR,),
     )
 
 
-def _commit_metadata(
-    spark: SparkSession, path: str, inputs: dict[str, dict[str, Any]]
-) -> dict[str, Any] | None:
-    """The ``inputs`` the S-layer recorded in the commit of the version read (C-layer versions)."""
-    from delta.tables import DeltaTable
-
-    version = inputs["slayer/present_population"]["delta_version"]
-    row = (
-        DeltaTable.forPath(spark, path)
-        .history()
-        .where(F.col("version") == version)
-        .select("userMetadata")
-        .first()
-    )
-    if row is None or not row[0]:
+def _computed_from(metadata: str | None) -> dict[str, Any] | None:
+    """The ``inputs`` an S-layer commit recorded (the C-layer versions it read), if any."""
+    if not metadata:
         return None
     try:
-        return dict(json.loads(row[0]).get("inputs", {}))
+        return dict(json.loads(metadata).get("inputs", {}))
     except (ValueError, AttributeError):
         return None
 
 
 def _stamp(t: datetime) -> str:
     return t.strftime("%Y%m%dT%H%M%S")
+
+
+def _read_inputs(
+    spark: SparkSession, cfg: RmfConfig, product: Product, *, mno: str
+) -> tuple[dict[str, DataFrame], dict[str, dict[str, Any]]]:
+    """The release's inputs, each pinned to its current version, and their manifest entries
+    (``path``, ``delta_version``, and the C-layer versions the estimates were computed from)."""
+    specs = {s.id: s for s in (product.estimates, tables.GRID, tables.TILE_ZONE)}
+    pinned = tables.read_pinned(spark, cfg, specs, mno=mno)
+    frames = dict(pinned.tables)
+    inputs: dict[str, dict[str, Any]] = {
+        n: {"path": pinned.paths[n], "delta_version": pinned.versions[n]} for n in specs
+    }
+    zones = cfg.release.zones_table
+    if zones:
+        lake.require_tables(spark, {_ZONES: zones})
+        inputs[_ZONES] = {"path": zones, "delta_version": lake.delta_version(spark, zones)}
+        frames[_ZONES] = lake.read_delta(spark, zones, version=inputs[_ZONES]["delta_version"])
+    estimates = product.estimates.id
+    upstream = _computed_from(
+        product.estimates.commit_metadata(
+            spark, cfg, mno=mno, version=inputs[estimates]["delta_version"]
+        )
+    )
+    if upstream:
+        inputs[estimates]["computed_from"] = upstream
+    return frames, inputs
 
 
 def run_release(
@@ -93,13 +125,14 @@ def run_release(
     mno: str,
     start: datetime,
     end: datetime,
+    product: str = "present_population",
     out_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Release ``present_population`` of ``mno`` for time points in [start, end].
+    """Release ``product`` of ``mno`` for the time range [start, end].
 
-    Writes ``<mno>/release/present_population`` (Delta, the range replaced), and in
-    ``out_dir`` (default ``<mno>/release/exports/present_population_<start>_<end>``):
-    ``present_population.csv/``, ``present_population.geoparquet/`` and ``manifest.json``.
+    Writes ``<mno>/release/<product>`` (Delta, the range replaced), and in ``out_dir`` (a
+    local directory or a URI; default ``<mno>/release/exports/<product>_<start>_<end>`` in the
+    lake): ``<product>.csv/``, ``<product>.geoparquet/`` and ``manifest.json``.
 
     Returns
     -------
@@ -110,46 +143,38 @@ def run_release(
     ------
     InputDataError
         The S-layer table or a C-layer table is missing (code ``INPUT_TABLE_MISSING``).
+    rmf_spark.errors.RmfError
+        ``product`` is not in the catalog (code ``UNKNOWN_PRODUCT``).
     """
+    prod = tables.product(product)
     settings = cfg.release
-    paths = {
-        "slayer/present_population": lake.table_path(cfg, "slayer", TABLE, mno=mno),
-        "clayer/grid": lake.table_path(cfg, "clayer", "grid"),
-        "clayer/tile_zone": lake.table_path(cfg, "clayer", "tile_zone"),
-    }
-    if settings.zones_table:
-        paths["reference/zones"] = settings.zones_table
-    lake.require_tables(spark, paths)
-    # Pin each input to the version recorded in the manifest.
-    inputs = {
-        n: {"path": p, "delta_version": lake.delta_version(spark, p)} for n, p in paths.items()
-    }
-    t = {n: lake.read_delta(spark, p, version=inputs[n]["delta_version"]) for n, p in paths.items()}
-    upstream = _commit_metadata(spark, paths["slayer/present_population"], inputs)
-    if upstream:
-        inputs["slayer/present_population"]["computed_from"] = upstream
-    window = time_range_predicate(start, end)
-    released = release_present_population(
-        t["slayer/present_population"].where(window),
-        hierarchy=build_hierarchy(grid=t["clayer/grid"], tile_zone=t["clayer/tile_zone"]),
+    t, inputs = _read_inputs(spark, cfg, prod, mno=mno)
+    window = time_range_predicate(start, end, column=prod.time_column)
+    released = release_estimates(
+        t[prod.estimates.id].where(window),
+        product=prod,
+        hierarchy=build_hierarchy(grid=t[tables.GRID.id], tile_zone=t[tables.TILE_ZONE.id]),
         settings=settings,
     )
-    target = lake.table_path(cfg, "release", TABLE, mno=mno)
-    lake.write_delta(released, target, replace_where=window)
-    written = lake.read_delta(spark, target).where(window).cache()
-    base = (
-        Path(out_dir)
-        if out_dir
-        else Path(lake.table_path(cfg, "release", "exports", mno=mno))
-        / f"{TABLE}_{_stamp(start)}_{_stamp(end)}"
-    )
-    outputs: dict[str, Any] = {"delta": target, "delta_version": lake.delta_version(spark, target)}
+    prod.released.write(released, cfg, mno=mno, replace_where=window)
+    written = prod.released.read(spark, cfg, mno=mno).where(window).cache()
+    if out_dir:
+        base = lake.uri_join(out_dir)
+    else:
+        name = f"{prod.name}_{_stamp(start)}_{_stamp(end)}"
+        base = lake.uri_join(tables.exports_root(cfg, mno=mno), name)
+    manifest_path = lake.uri_join(base, "manifest.json")
+    lake.delete_path(spark, manifest_path)  # until the new one, no manifest for half exports
+    outputs: dict[str, Any] = {
+        "delta": prod.released.path(cfg, mno=mno),
+        "delta_version": prod.released.version(spark, cfg, mno=mno),
+    }
     if settings.export_csv:
-        outputs["csv"] = str(base / f"{TABLE}.csv")
+        outputs["csv"] = lake.uri_join(base, f"{prod.name}.csv")
         write_csv(written, outputs["csv"])
     if settings.export_geoparquet:
-        outputs["geoparquet"] = str(base / f"{TABLE}.geoparquet")
-        geoms = area_geometries(grid=t["clayer/grid"], zones=t.get("reference/zones"))
+        outputs["geoparquet"] = lake.uri_join(base, f"{prod.name}.geoparquet")
+        geoms = area_geometries(grid=t[tables.GRID.id], zones=t.get(_ZONES))
         write_geoparquet(with_geometry(written, geometries=geoms), outputs["geoparquet"])
     by_level = written.groupBy(LEVEL).agg(
         F.count(F.lit(1)).alias("rows"),
@@ -168,17 +193,17 @@ def run_release(
     manifest = build_manifest(
         cfg=cfg,
         mno=mno,
-        table=TABLE,
+        table=prod.name,
         start=start,
         end=end,
         inputs=inputs,
         outputs=outputs,
         counts=counts,
     )
-    manifest["manifest_path"] = str(write_manifest(manifest, base / "manifest.json"))
+    manifest["manifest_path"] = write_manifest(spark, manifest, manifest_path)
     log.info(
         "released %s for %s: %s rows, %s suppressed",
-        TABLE,
+        prod.name,
         mno,
         counts["rows"],
         counts["suppressed"],

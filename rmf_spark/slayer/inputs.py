@@ -5,34 +5,28 @@ Runner helpers (this module reads the lake); the estimators themselves never do.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from rmf_spark import lake
+from rmf_spark import lake, tables
 from rmf_spark.config import RmfConfig
-from rmf_spark.errors import ConfigError
+from rmf_spark.errors import ConfigError, InputDataError
 from rmf_spark.slayer.aggregate.schemas import REGION_ID, SHARE
+from rmf_spark.tables import Pinned, TableSpec
 
-__all__ = ["PinnedTables", "read_clayer", "read_market_share"]
-
-#: C-layer tables shared by every MNO (the others are per MNO)
-_SHARED = frozenset({"grid", "tile_zone"})
-
-
-class PinnedTables(NamedTuple):
-    """C-layer tables read at one Delta version each, and those versions (for the lineage)."""
-
-    tables: dict[str, DataFrame]
-    versions: dict[str, int]
+__all__ = ["Pinned", "read_clayer", "read_market_share", "recorded_convergence_value"]
 
 
 def read_clayer(
-    spark: SparkSession, cfg: RmfConfig, *, mno: str, names: Sequence[str]
-) -> PinnedTables:
-    """Read the C-layer tables ``names`` of ``mno``, each at its current version, recorded.
+    spark: SparkSession, cfg: RmfConfig, *, mno: str, specs: Sequence[TableSpec]
+) -> Pinned:
+    """Read the C-layer tables ``specs`` of ``mno`` (keyed by their names), each at its
+    current version, recorded.
 
     Whatever is committed meanwhile, the stage reads the versions it recorded.
 
@@ -41,11 +35,7 @@ def read_clayer(
     rmf_spark.errors.InputDataError
         A table is missing (code ``INPUT_TABLE_MISSING``, naming it and the command to run).
     """
-    paths = {n: lake.table_path(cfg, "clayer", n, mno=None if n in _SHARED else mno) for n in names}
-    lake.require_tables(spark, paths, hint=f"run `rmf convergence` for {mno}")
-    versions = {n: lake.delta_version(spark, p) for n, p in paths.items()}
-    tables = {n: lake.read_delta(spark, p, version=versions[n]) for n, p in paths.items()}
-    return PinnedTables(tables, versions)
+    return tables.read_pinned(spark, cfg, {s.name: s for s in specs}, mno=mno)
 
 
 def read_market_share(spark: SparkSession, cfg: RmfConfig, *, mno: str) -> DataFrame:
@@ -71,3 +61,47 @@ def read_market_share(spark: SparkSession, cfg: RmfConfig, *, mno: str) -> DataF
         "(inline {region_id = share}) or present_population.market_share_table (a Delta path)",
         code="MARKET_SHARE_MISSING",
     )
+
+
+def recorded_convergence_value(
+    spark: SparkSession, cfg: RmfConfig, *, mno: str, key: str, start: dt.date, end: dt.date
+) -> Any:
+    """The value of the ``[convergence]`` setting ``key`` (dotted, e.g. ``radio.steepness``)
+    that ``rmf convergence`` recorded for ``mno`` on the dates in [start, end].
+
+    The S-layer uses the parameters the C-layer tables were computed with, not what the
+    profile says today (``clayer/convergence_parameters``, ``docs/c-layer.md``).
+
+    Raises
+    ------
+    rmf_spark.errors.InputDataError
+        Nothing recorded for those dates (``CONVERGENCE_PARAMETERS_MISSING``), or the dates
+        were computed with different values (``CONVERGENCE_PARAMETERS_MIXED``: rerun
+        ``rmf convergence`` for them with one profile).
+    """
+    spec = tables.CONVERGENCE_PARAMETERS
+    path = spec.path(cfg, mno=mno)
+    values: list[str] = []
+    if spec.exists(spark, cfg, mno=mno):
+        rows = (
+            spec.read(spark, cfg, mno=mno)
+            .where((F.col("parameter") == key) & F.col("date").between(start, end))
+            .select("value")
+            .distinct()
+            .collect()
+        )
+        values = sorted(r["value"] for r in rows)
+    if not values:
+        raise InputDataError(
+            f"no convergence parameter {key!r} recorded for MNO {mno!r} between {start} and "
+            f"{end} at {path}: run `rmf convergence --mno {mno}` for those dates",
+            code="CONVERGENCE_PARAMETERS_MISSING",
+        )
+    if len(values) > 1:
+        raise InputDataError(
+            f"the dates {start}..{end} of MNO {mno!r} were converged with different values of "
+            f"convergence.{key} ({', '.join(values)}): rerun `rmf convergence` for them with "
+            "one profile",
+            code="CONVERGENCE_PARAMETERS_MIXED",
+        )
+    return json.loads(values[0])

@@ -16,7 +16,7 @@ the serving cell is drawn from the tile's true distribution (:mod:`radio_truth`)
 equi-join on ``(epoch, tile_idx)`` and the event's uniform ``u_cell``: the chosen cell is the
 first whose cumulative probability exceeds ``u_cell``. Timing advance
 ``TA = floor(d_3D / step)``, step 78.12 m (4G, 5G; max 1282) or 553.85 m (2G; max 63),
-none on 3G (methodology 1.7, 3GPP TS 36.213 / 45.010).
+none on 3G (3GPP TS 36.213 / 45.010; mobloc's ``TA_step``).
 """
 
 from __future__ import annotations

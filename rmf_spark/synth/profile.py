@@ -14,14 +14,12 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from rmf_spark.config_base import Section
-from rmf_spark.errors import ConfigError
+from rmf_spark.config_base import Section, load_toml
 
 __all__ = [
     "FaultRates",
@@ -129,6 +127,9 @@ class RadioTruthParams(Section):
     ple_sd: float = Field(0.25, ge=0.0, description="per-cell PLE perturbation")
     shadowing_sd_db: float = Field(6.0, ge=0.0, description="per (cell, tile) log-normal")
     azimuth_error_sd_deg: float = Field(5.0, ge=0.0, description="true vs planned azimuth")
+    back_loss_db: float = Field(
+        -30.0, lt=-3.0, description="sector antennas' loss behind the boresight (both planes)"
+    )
     midpoint_dbm: float = -92.5
     steepness: float = 0.2
     top_k: int = Field(6, ge=1, le=30, description="cells kept per tile")
@@ -191,14 +192,6 @@ def profile_path(name_or_path: str | Path) -> Path:
     return PROFILE_DIR / f"{name_or_path}.toml"
 
 
-def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    node = data
-    *parents, last = key.split(".")
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[last] = value
-
-
 def load_profile(
     name_or_path: str | Path, *, overrides: dict[str, Any] | None = None
 ) -> SynthProfile:
@@ -216,23 +209,10 @@ def load_profile(
     ConfigError
         Missing file, bad TOML, or an unknown / invalid key (the message names file and key).
     """
-    p = profile_path(name_or_path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: synthetic-world profile not found", code="CONFIG_NOT_FOUND")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}", code="CONFIG_NOT_TOML") from exc
-    for key, value in (overrides or {}).items():
-        _set_dotted(data, key, value)
-    try:
-        return SynthProfile.model_validate({**data, "source": str(p)})
-    except ValidationError as exc:
-        lines = []
-        for e in exc.errors():
-            key = ".".join(str(x) for x in e["loc"])
-            if e["type"] == "extra_forbidden":
-                lines.append(f"{p}: unknown key '{key}'")
-            else:
-                lines.append(f"{p}: key '{key}': {e['msg']}")
-        raise ConfigError("\n".join(lines)) from None
+    return load_toml(
+        profile_path(name_or_path),
+        SynthProfile,
+        what="synthetic-world profile",
+        code_prefix="CONFIG",
+        overrides=overrides,
+    )

@@ -2,14 +2,16 @@
 
 Notes
 -----
-The nominal model (``rmf_spark.clayer.radio``, mobloc) is reused with the *true* parameters:
-strength ``S_cg = signal_strength_dbm(dx, dy, dz; P_c, ple_c*, azimuth_c*, ...) + X_cg`` with
+The nominal physics (mobloc's model, in the world's own implementation
+:mod:`rmf_spark.synth.propagation`, not the estimator's code) with the *true* parameters:
+strength ``S_cg = strength_dbm(dx, dy, dz; P_c, ple_c*, azimuth_c*, ...) + X_cg`` with
 ``ple_c* = ple_c + N(0, ple_sd)`` per cell, ``azimuth_c*`` the planned azimuth plus an error,
-and shadowing ``X_cg ~ N(0, shadowing_sd_db^2)`` per (cell, tile), log-normal in the linear
-domain. The dominance ``s_cg = 1 / (1 + exp(-steepness (S_cg - midpoint)))``; the serving cell
-of an event in tile ``g`` is drawn from ``P(c | g) = s_cg / sum_{c' in K_g} s_c'g`` over the
+the profile's ``back_loss_db`` and shadowing ``X_cg ~ N(0, shadowing_sd_db^2)`` per (cell,
+tile), log-normal in the linear domain. The dominance
+``s_cg = 1 / (1 + exp(-steepness (S_cg - midpoint)))``; the serving cell of an event in tile
+``g`` is drawn from ``P(c | g) = s_cg / sum_{c' in K_g} s_c'g`` over the
 ``top_k`` most dominant active cells ``K_g`` among the cells within about ``max_distance_m``
-(whole 1 km blocks; methodology 1.7, 4.3).
+(whole 1 km blocks; mobloc, Tennekes & Gootzen 2022; ESSnet simulator, Oancea et al. 2019).
 So the C-layer's inference meets a realistic mismatch: wrong exponent, wrong azimuth, no
 shadowing in its model.
 
@@ -25,8 +27,8 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from rmf_spark.clayer.radio import signal_dominance, signal_strength_dbm
 from rmf_spark.synth.profile import RadioTruthParams
+from rmf_spark.synth.propagation import dominance, strength_dbm
 from rmf_spark.synth.rng import normal
 from rmf_spark.synth.territory import TILE_M, Territory
 
@@ -52,10 +54,10 @@ def tile_cell_probabilities(
     dy = tile_y[:, None] - cells["y"].to_numpy()[None, :]
     dz = np.broadcast_to(cells["antenna_height_m"].to_numpy()[None, :], dx.shape)
 
-    def col(name: str, default: float = 0.0) -> np.ndarray:
-        return np.nan_to_num(cells[name].to_numpy(dtype=float), nan=default)[None, :]
+    def col(name: str) -> np.ndarray:  # nan for what an omnidirectional cell lacks
+        return cells[name].to_numpy(dtype=float)[None, :]
 
-    s = signal_strength_dbm(
+    s = strength_dbm(
         dx=dx,
         dy=dy,
         dz=dz,
@@ -64,14 +66,15 @@ def tile_cell_probabilities(
         directional=cells["directional"].to_numpy(dtype=bool)[None, :],
         azimuth_deg=col("true_azimuth_deg"),
         tilt_deg=col("tilt_deg"),
-        beam_h_deg=col("beam_h_deg", 65.0),
-        beam_v_deg=col("beam_v_deg", 9.0),
+        beam_h_deg=col("beam_h_deg"),
+        beam_v_deg=col("beam_v_deg"),
+        back_loss_db=radio.back_loss_db,
     )
     key = (cells["cell_idx"].to_numpy().astype(np.uint64)[None, :] << np.uint64(32)) + (
         tile_idx.astype(np.uint64)[:, None]
     )
     s = s + radio.shadowing_sd_db * normal(key, stream, seed)
-    return signal_dominance(s, midpoint_dbm=radio.midpoint_dbm, steepness=radio.steepness)
+    return dominance(s, midpoint_dbm=radio.midpoint_dbm, steepness=radio.steepness)
 
 
 def _block_pandas(

@@ -19,7 +19,7 @@ def _cell_version(spark):
         cell("b", X0 + 1500, Y0 + 500),
         cell("far", X0 + 60_000, Y0 + 500),  # 60 km away
         cell("old", X0 + 500, Y0 + 500, valid_to=dt.date(2024, 2, 1)),
-        cell("broken", X0 + 700, Y0 + 700, power_w=-1.0),
+        cell("broken", X0 + 700, Y0 + 700, directional=True),  # no azimuth: unusable
     ]
     return cells.prepare_cells(
         cells_df(spark, rows), radio=RadioSettings(), pruning=PruningSettings()
@@ -94,7 +94,7 @@ def test_flags_on_rows(spark):
         ignore_nullable=True,
     )
 
-    g = grid.generate_grid(territory_df(spark, square_wkt(X0, Y0, 2000, 2000)))
+    g = grid.generate_grid(territory_df(spark, square_wkt(X0, Y0, 2000, 2000)), buffer_m=0.0)
     el = event_location.event_location(flagged, g, home_mcc=214)
     assert el.columns == [f.name for f in schemas.EVENT_LOCATION.fields]
     # every event, inbound by its foreign mcc; no tile: no coordinates on these events
@@ -116,7 +116,9 @@ def test_event_coordinates_get_their_tile(spark):
     df = event_location.wgs84_to_3035(events_df(spark, ev)).first()
     assert 3_150_000 < df["x_3035"] < 3_170_000 and 2_020_000 < df["y_3035"] < 2_040_000
     x_ll, y_ll = df["x_3035"] // 100 * 100, df["y_3035"] // 100 * 100
-    g = grid.generate_grid(territory_df(spark, square_wkt(x_ll - 1000, y_ll - 1000, 2000, 2000)))
+    g = grid.generate_grid(
+        territory_df(spark, square_wkt(x_ll - 1000, y_ll - 1000, 2000, 2000)), buffer_m=0.0
+    )
     flagged = cleaning.flag_events(
         events_df(spark, ev), _cell_version(spark), date=DAY, cleaning=CleaningSettings()
     )

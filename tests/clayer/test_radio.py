@@ -7,6 +7,9 @@ import pytest
 
 from rmf_spark.clayer import radio
 
+# the mobile at 1.5 m in an urban area, the [convergence.radio] defaults
+HATA = {"h_mobile_m": 1.5, "environment": "urban"}
+
 
 def test_power_and_log_distance():
     assert radio.power_dbm(10.0) == pytest.approx(40.0)
@@ -47,16 +50,20 @@ def test_directional_cell_azimuth_loss_in_the_full_model():
     # loss is the azimuth pattern: -3 dB at half the beam width, the back loss behind.
     r, az, beam = 1000.0, 120.0, 65.0
     bearings = np.radians(np.array([az, az + beam / 2, az - beam / 2, az + 180.0]))
-    kw = {"dz": 0.0, "power_w": 10.0, "ple": 3.75, "azimuth_deg": az, "tilt_deg": 0.0}
+    kw = {"dz": 0.0, "power_w": 10.0, "ple": 3.75}
+    pattern = {"azimuth_deg": az, "tilt_deg": 0.0, "beam_h_deg": beam, "beam_v_deg": 9.0,
+               "azim_db_back": -30.0, "elev_db_back": -30.0}  # fmt: skip
     omni = radio.signal_strength_dbm(dx=r * np.sin(bearings), dy=r * np.cos(bearings), **kw)
     dire = radio.signal_strength_dbm(
-        dx=r * np.sin(bearings), dy=r * np.cos(bearings), directional=True, **kw
+        dx=r * np.sin(bearings), dy=r * np.cos(bearings), directional=True, **kw, **pattern
     )
     loss = dire - omni
     assert loss[0] == pytest.approx(0.0, abs=1e-9)
     assert loss[1] == pytest.approx(-3.0, abs=0.05)
     assert loss[2] == pytest.approx(-3.0, abs=0.05)
     assert loss[3] == pytest.approx(-30.0, abs=0.05)
+    with pytest.raises(ValueError, match="beam_h_deg"):  # no silent default for a pattern
+        radio.signal_strength_dbm(dx=r, dy=0.0, directional=True, **kw, azimuth_deg=az)
 
 
 def test_tilted_antenna_projection():
@@ -87,7 +94,9 @@ def test_pattern_sd_is_cached_and_handles_unreachable_beams():
 
 
 def test_signal_dominance_logistic():
-    sd = radio.signal_dominance(np.array([-92.5, -92.5 + 5, -200.0, 0.0]))
+    sd = radio.signal_dominance(
+        np.array([-92.5, -92.5 + 5, -200.0, 0.0]), midpoint_dbm=-92.5, steepness=0.2
+    )
     assert sd[0] == pytest.approx(0.5)
     assert sd[1] == pytest.approx(1 / (1 + np.exp(-1.0)))
     assert sd[2] < 1e-9 and sd[3] > 1 - 1e-8
@@ -99,32 +108,46 @@ def test_okumura_hata_reference_value_and_model_choice():
     lf = np.log10(900.0)
     a = (1.1 * lf - 0.7) * 1.5 - (1.56 * lf - 0.8)
     expected = 69.55 + 26.16 * lf - 13.82 * np.log10(30.0) - a
-    got = radio.okumura_hata_path_loss_db(frequency_mhz=900.0, h_base_m=30.0, distance_m=1000.0)
+    got = radio.okumura_hata_path_loss_db(
+        frequency_mhz=900.0, h_base_m=30.0, distance_m=1000.0, **HATA
+    )
     assert got == pytest.approx(expected, abs=1e-9)
     assert got == pytest.approx(126.4, abs=0.1)
     env = np.array(["metropolitan", "urban", "suburban", "open"])
     per_env = radio.okumura_hata_path_loss_db(
-        frequency_mhz=900.0, h_base_m=30.0, distance_m=5000.0, environment=env
+        frequency_mhz=900.0, h_base_m=30.0, distance_m=5000.0, h_mobile_m=1.5, environment=env
     )
     assert per_env[1] > per_env[2] > per_env[3]
     chosen = radio.empirical_path_loss_db(
-        frequency_mhz=np.array([900.0, 1800.0]), h_base_m=30.0, distance_m=2000.0
+        frequency_mhz=np.array([900.0, 1800.0]), h_base_m=30.0, distance_m=2000.0, **HATA
     )
     assert chosen[0] == pytest.approx(
-        radio.okumura_hata_path_loss_db(frequency_mhz=900.0, h_base_m=30.0, distance_m=2000.0)
+        radio.okumura_hata_path_loss_db(
+            frequency_mhz=900.0, h_base_m=30.0, distance_m=2000.0, **HATA
+        )
     )
-    cost = radio.cost231_path_loss_db(frequency_mhz=1800.0, h_base_m=30.0, distance_m=2000.0)
+    cost = radio.cost231_path_loss_db(
+        frequency_mhz=1800.0, h_base_m=30.0, distance_m=2000.0, **HATA
+    )
     assert chosen[1] == pytest.approx(cost)
     metro = radio.cost231_path_loss_db(
-        frequency_mhz=1800.0, h_base_m=30.0, distance_m=2000.0, environment="metropolitan"
+        frequency_mhz=1800.0,
+        h_base_m=30.0,
+        distance_m=2000.0,
+        h_mobile_m=1.5,
+        environment="metropolitan",
     )
     assert metro - cost == pytest.approx(3.0)
     d = np.linspace(1000, 20_000, 50)
     s = radio.empirical_strength_dbm(
-        power_w=10.0, frequency_mhz=1800.0, h_base_m=30.0, distance_m=d
+        power_w=10.0, frequency_mhz=1800.0, h_base_m=30.0, distance_m=d, **HATA
     )
     assert np.all(np.diff(s) < 0)
     with pytest.raises(ValueError, match="environment"):
         radio.cost231_path_loss_db(
-            frequency_mhz=1800.0, h_base_m=30.0, distance_m=2000.0, environment="jungle"
+            frequency_mhz=1800.0,
+            h_base_m=30.0,
+            distance_m=2000.0,
+            h_mobile_m=1.5,
+            environment="jungle",
         )

@@ -13,9 +13,10 @@ import json
 import pytest
 from pyspark.sql import functions as F
 
+from rmf_spark import tables
 from rmf_spark.clayer.runner import run_convergence
 from rmf_spark.clayer.settings import ConvergenceSettings, GridSettings, PriorSettings
-from rmf_spark.lake import read_delta, table_path, write_delta
+from rmf_spark.lake import write_delta
 from tests.conftest import MULTIMNO_SAMPLE
 
 MNO, DAY = "mno_mm", dt.date(2023, 1, 8)
@@ -109,10 +110,10 @@ def mm_run(spark, test_config, tmp_path_factory):
             ),
         }
     )
-    write_delta(cells, table_path(cfg, "bronze", "cells", mno=MNO))
+    write_delta(cells, tables.CELLS.path(cfg, mno=MNO))
     write_delta(
         _bronze_events(spark),
-        table_path(cfg, "bronze", "events", mno=MNO),
+        tables.EVENTS.path(cfg, mno=MNO),
         partition_by=("date", "device_bucket"),
     )
     first = run_convergence(spark, cfg, mno=MNO, date=DAY)
@@ -130,26 +131,32 @@ def test_multimno_sample_through_the_c_layer(spark, mm_run):
     assert summary["cells_with_issues"]
     reported = {i for c in summary["cells_with_issues"] for i in c["issues"]}
     assert any(i.startswith("FIXED:") for i in reported)
-    cv = read_delta(spark, table_path(cfg, "clayer", "cell_version", mno=MNO))
+    cv = tables.CELL_VERSION.read(spark, cfg, mno=MNO)
     assert cv.count() == 150  # every bronze plan row is kept
     assert summary["footprints_computed"] == 30 - summary["cells_unusable"]
-    log = read_delta(spark, table_path(cfg, "clayer", "footprint_log", mno=MNO))
-    assert log.count() == summary["footprints_computed"]  # one entry per version, even empty
-    empty = {r["cell_id"] for r in log.where("n_tiles = 0").collect()}
+    fp = tables.CELL_FOOTPRINT.read(spark, cfg, mno=MNO)
+    versions = fp.select("cell_id", "footprint_version").distinct()
+    assert versions.count() == summary["footprints_computed"]  # every version, even empty
+    empty = {r["cell_id"] for r in fp.where("tile_id IS NULL").collect()}
     assert set(summary["cells_without_coverage"]) == empty
+    # a version has tiles or one marker row, never both
+    both = fp.groupBy("cell_id", "footprint_version").agg(
+        F.count_if(F.col("tile_id").isNull()).alias("markers"), F.count(F.lit(1)).alias("rows")
+    )
+    assert both.where("markers > 0 AND rows > 1").count() == 0
     assert summary["connection_rows"] > 0
-    bronze = read_delta(spark, table_path(cfg, "bronze", "events", mno=MNO))
+    bronze = tables.EVENTS.read(spark, cfg, mno=MNO)
     n_day = bronze.where(F.col("date") == F.lit(DAY).cast("date")).count()
     assert summary["events"] == n_day > 0
     # second run: nothing recomputed, same result
     assert again["footprints_computed"] == 0
     assert again["connection_rows"] == summary["connection_rows"]
-    el = read_delta(spark, table_path(cfg, "clayer", "event_location", mno=MNO))
+    el = tables.EVENT_LOCATION.read(spark, cfg, mno=MNO)
     assert el.count() == n_day  # no event dropped
     # events carry coordinates: those inside the 3 x 3 km grid got their tile
     assert el.where("tile_id is not null").count() > 0
-    tz = read_delta(spark, table_path(cfg, "clayer", "tile_zone"))
+    tz = tables.TILE_ZONE.read(spark, cfg)
     assert tz.select("tile_id").distinct().count() == 900
-    cp = read_delta(spark, table_path(cfg, "clayer", "connection_probability", mno=MNO))
+    cp = tables.CONNECTION_PROBABILITY.read(spark, cfg, mno=MNO)
     sums = cp.groupBy("tile_id").agg(F.sum("p_cell_given_tile").alias("s"))
     assert sums.where(F.abs(F.col("s") - 1) > 1e-9).count() == 0

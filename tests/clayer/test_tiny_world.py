@@ -15,8 +15,9 @@ import json
 
 from pyspark.sql import functions as F
 
+from rmf_spark import tables
 from rmf_spark.clayer.grid import tile_id_of_xy
-from rmf_spark.lake import read_delta, table_path
+from rmf_spark.lake import read_delta
 
 MNO = "mno_a"
 WINDOW_S = 300
@@ -42,7 +43,7 @@ def test_true_positions_lie_in_the_footprint(spark, tiny_world, tiny_demo):
     positions = read_delta(spark, str(tiny_world / "truth" / "positions")).select(
         "person_id", "time_point", tile_id_of_xy(F.col("x"), F.col("y")).alias("tile_id")
     )
-    cp = read_delta(spark, table_path(cfg, "clayer", "connection_probability", mno=MNO)).where(
+    cp = tables.CONNECTION_PROBABILITY.read(spark, cfg, mno=MNO).where(
         F.col("date") == F.lit(day).cast("date")
     )
     modelled = cp.select("cell_id").distinct()

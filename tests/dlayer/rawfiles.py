@@ -14,6 +14,10 @@ MSISDNS = [f"3461234{i:04d}" for i in range(10)]  # 11 digits
 IMSIS = [f"21407{i:010d}" for i in range(10)]  # 15 digits
 
 A_HEADER = "record_id;msisdn;event_time;cgi;event_type;rat;mcc;mnc;ta"
+A_CELLS_HEADER = (
+    "cgi;valid_from;valid_to;x_3035;y_3035;altitude_m;height_m;directional;azimuth;tilt;"
+    "beam_h;beam_v;power_w;range_m;freq_mhz;rat;cell_type"
+)
 
 
 def _a(rid: str, msisdn: str, ts: str, cell: str = "214-07-100-1", *, ta: str = "3") -> str:
@@ -54,10 +58,6 @@ def write_mno_a(root: Path) -> Path:
     events.write_bytes(("\n".join(lines) + "\n").encode("utf-8", errors="surrogateescape"))
     cells = root / "cells" / "cells.csv"
     cells.parent.mkdir(parents=True, exist_ok=True)
-    head = (
-        "cgi;valid_from;valid_to;x_3035;y_3035;altitude_m;height_m;directional;azimuth;tilt;"
-        "beam_h;beam_v;power_w;range_m;freq_mhz;rat;cell_type"
-    )
     rest = ";2024-01-01;;3158747.0;2029203.4;600;25;0;;6;;;5;;2600;5G;macro"
     rows = [
         "214-07-100-1;2024-01-01;;3159766.9;2030142.1;650;30;1;120;4;65;9;20;8000;1800;4G;macro",
@@ -71,7 +71,7 @@ def write_mno_a(root: Path) -> Path:
         "214-07-100-8;2024-01-01;;3158747.0",
         "214-07-100-9;2024-01-01;;3158747.0;2029203.4;600;25;1;;6;65;9;20;8000;800;4G;macro",
     ]
-    cells.write_text("\n".join([head, *rows]) + "\n", encoding="utf-8")
+    cells.write_text("\n".join([A_CELLS_HEADER, *rows]) + "\n", encoding="utf-8")
     return events
 
 

@@ -6,9 +6,8 @@ import datetime as dt
 
 from chispa import assert_df_equality
 
-from rmf_spark import lake
+from rmf_spark import tables
 from rmf_spark.dlayer import runner
-from rmf_spark.dlayer import schemas as S
 from rmf_spark.dlayer.dedup import duplicated_hashes, later_copies
 from rmf_spark.dlayer.runner import run_ingest
 from tests.dlayer import rawfiles
@@ -60,8 +59,7 @@ def test_aggregation_fallback_gives_the_same_tables(spark, test_config, tmp_path
         monkeypatch.setattr(runner, "_MAX_BROADCAST_COPIES", limit)
         cfg = make_config(test_config, tmp_path / f"lake_{limit}", raw)
         counts = run_ingest(spark, cfg, mno="mno_a", date=DAY)
-        path = lake.table_path(cfg, S.LAYER, S.EVENTS, mno="mno_a")
-        out[limit] = (counts, lake.read_delta(spark, path))
+        out[limit] = (counts, tables.EVENTS.read(spark, cfg, mno="mno_a"))
     (fast, fast_rows), (grouped, grouped_rows) = out.values()
     assert fast == grouped and fast.duplicates_removed == 1
     assert_df_equality(fast_rows, grouped_rows, ignore_row_order=True)

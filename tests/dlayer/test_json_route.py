@@ -10,9 +10,8 @@ import dataclasses
 import datetime as dt
 import logging
 
-from rmf_spark import lake
+from rmf_spark import tables
 from rmf_spark.dlayer import readers
-from rmf_spark.dlayer import schemas as S
 from rmf_spark.dlayer.runner import run_ingest
 from tests.dlayer import rawfiles
 from tests.dlayer.conftest import make_config
@@ -21,7 +20,7 @@ DAY = dt.date(2024, 1, 15)
 
 
 def _rows(spark, cfg, table):
-    df = lake.read_delta(spark, lake.table_path(cfg, S.LAYER, table, mno="mno_b"))
+    df = table.read(spark, cfg, mno="mno_b")
     cols = [c for c in df.columns if c != "loaded_at"]
     return sorted(map(str, df.select(*cols).collect()))
 
@@ -53,11 +52,9 @@ def test_json_source_and_text_lines_give_identical_tables(
     assert route.endswith("the text lines")
 
     assert fast == slow
-    for table in (S.EVENTS, S.QUARANTINE):
+    for table in (tables.EVENTS, tables.QUARANTINE):
         assert _rows(spark, fast_cfg, table) == _rows(spark, slow_cfg, table)
-    quarantine = lake.read_delta(
-        spark, lake.table_path(fast_cfg, S.LAYER, S.QUARANTINE, mno="mno_b")
-    )
+    quarantine = tables.QUARANTINE.read(spark, fast_cfg, mno="mno_b")
     q = {r["record_id"]: r["reason_codes"] for r in quarantine.collect()}
     assert q["b10"] == ["INVALID_ENCODING"]  # the JSON source only saw a corrupt record
 
@@ -80,13 +77,13 @@ def test_blank_and_array_lines_take_the_text_route_and_are_quarantined(
     assert (
         counts.rows_read == counts.rows_bronze + counts.rows_quarantined + counts.duplicates_removed
     )
-    quarantine = lake.read_delta(spark, lake.table_path(cfg, S.LAYER, S.QUARANTINE, mno="mno_b"))
+    quarantine = tables.QUARANTINE.read(spark, cfg, mno="mno_b")
     malformed = {
         r["source_row"]
         for r in quarantine.collect()
         if r["reason_codes"] == ["MALFORMED_ROW"] and r["record_id"] in (None, "b01")
     }
     assert {3, 4, 5} <= malformed  # the blank lines and the array, by their line numbers
-    bronze = lake.read_delta(spark, lake.table_path(cfg, S.LAYER, S.EVENTS, mno="mno_b"))
+    bronze = tables.EVENTS.read(spark, cfg, mno="mno_b")
     rows = {r["record_id"]: r["source_row"] for r in bronze.collect()}
     assert rows["b01"] == 1 and rows["b03"] == 6  # lines after the odd ones keep their numbers

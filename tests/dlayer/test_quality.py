@@ -8,6 +8,9 @@ import datetime as dt
 from rmf_spark.dlayer.quality import bronze_day_metrics, compute_quality_warnings
 from rmf_spark.dlayer.schemas import QUALITY_METRICS_SCHEMA
 
+# the band of the [ingest] defaults: 7 trailing loads, at least 3, mean +/- 3 sd
+_BAND = {"trailing_loads": 7, "min_loads": 3, "sd_band": 3.0}
+
 D0 = dt.date(2024, 1, 1)
 
 
@@ -25,7 +28,7 @@ def test_compute_quality_warnings_flags_outliers_over_trailing_loads(spark):
     current = _metrics(
         spark, [(10, "rows_read", 150.0), (10, "distinct_devices", 50.0), (10, "few_loads", 99.0)]
     )
-    out = compute_quality_warnings(current, history=_metrics(spark, hist)).collect()
+    out = compute_quality_warnings(current, history=_metrics(spark, hist), **_BAND).collect()
     assert [r["metric"] for r in out] == ["rows_read"]
     w = out[0]
     assert w["trailing_loads"] == 7 and 100.0 < w["trailing_mean"] < 101.0
@@ -35,7 +38,7 @@ def test_compute_quality_warnings_flags_outliers_over_trailing_loads(spark):
 def test_compute_quality_warnings_quiet_inside_band(spark):
     hist = [(d, "rows_read", 100.0 + (d % 3)) for d in range(7)]
     current = _metrics(spark, [(7, "rows_read", 101.0)])
-    assert compute_quality_warnings(current, history=_metrics(spark, hist)).count() == 0
+    assert compute_quality_warnings(current, history=_metrics(spark, hist), **_BAND).count() == 0
 
 
 def test_bronze_day_metrics_counts_per_device_cell_and_hour(spark):

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from rmf_spark import lake
+from rmf_spark import tables
 from rmf_spark.dlayer import schemas as S
 from rmf_spark.dlayer.runner import run_ingest, run_ingest_cells
 from tests.dlayer import rawfiles
@@ -21,7 +21,7 @@ DAY = dt.date(2024, 1, 15)
 
 
 def _table(spark, cfg, table, mno, layer="bronze"):
-    return lake.read_delta(spark, lake.table_path(cfg, layer, table, mno=mno))
+    return tables.CATALOG[f"{layer}/{table}"].read(spark, cfg, mno=mno)
 
 
 @contextlib.contextmanager
@@ -185,7 +185,7 @@ def test_ingest_events_writes_no_raw_identifier_anywhere(spark, loaded):
         assert raw_id not in blob
 
 
-def test_ingest_cells_imputes_and_quarantines(spark, loaded):
+def test_ingest_cells_flags_repairs_and_quarantines(spark, loaded):
     cfg, counts = loaded.cfg, loaded.cells
     assert (counts.rows_read, counts.rows_bronze, counts.rows_quarantined) == (10, 4, 5)
     assert counts.duplicates_removed == 1
@@ -194,8 +194,12 @@ def test_ingest_cells_imputes_and_quarantines(spark, loaded):
     assert c1["imputed"] == [] and c1["directional"] and c1["azimuth_deg"] == 120.0
     assert 40.41 < c1["latitude"] < 40.43 and -3.71 < c1["longitude"] < -3.69  # Madrid
     assert c1["altitude_m"] == 650.0
-    assert c2["cell_type"] == "micro" and c2["power_w"] == 5.0 and c2["range_m"] == 1000.0
-    assert c2["path_loss_exponent"] == 6.0 and "antenna_height_m" in c2["imputed"]
+    # nothing in the plan to repair from: flagged and left null for the C-layer's type default
+    assert c2["cell_type"] == "micro" and c2["power_w"] is None and c2["range_m"] is None
+    assert c2["path_loss_exponent"] is None and c2["antenna_height_m"] is None
+    assert c2["imputed"] == [
+        "antenna_height_m", "tilt_deg", "beam_h_deg", "beam_v_deg", "power_w", "range_m"
+    ]  # fmt: skip
     # -5 W is out of range: the power of the cell on the same mast (214-07-100-9, 20 W)
     assert c3["power_w"] == 20.0 and "power_w" in c3["imputed"]
     assert c2["valid_to"] == dt.date(2024, 1, 31)
@@ -231,4 +235,5 @@ def test_ingest_multimno_sample_every_row_accounted(spark, test_config, tmp_path
     assert cells.rows_read == cells.rows_bronze + cells.rows_quarantined + cells.duplicates_removed
     df = _table(spark, cfg, "cells", "multimno")
     assert df.where("cell_type = 'macro'").count() > 0
-    assert df.where("beam_v_deg = 9.0 and array_contains(imputed, 'beam_v_deg')").count() > 0
+    assert df.where("beam_v_deg is null and array_contains(imputed, 'beam_v_deg')").count() > 0
+    assert df.where("beam_v_deg is not null and array_contains(imputed, 'beam_v_deg')").count() == 0

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from rmf_spark import lake
+from rmf_spark import lake, tables
 
 QUARANTINED = {
     "null_mandatory": "NULL_MANDATORY",
@@ -41,7 +41,7 @@ def test_ingest_events_matches_fault_truth_tags(spark, tiny_world, tiny_demo, mn
     cfg = tiny_demo.cfg
 
     def table(name):
-        return lake.read_delta(spark, lake.table_path(cfg, "bronze", name, mno=mno))
+        return tables.CATALOG[f"bronze/{name}"].read(spark, cfg, mno=mno)
 
     tags = lake.read_delta(spark, str(tiny_world / "truth" / "fault_tags")).where(
         f"mno_id = '{mno}'"

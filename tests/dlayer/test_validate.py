@@ -12,7 +12,7 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from rmf_spark import lake
+from rmf_spark import tables
 from rmf_spark.dlayer import schemas as S
 from rmf_spark.dlayer import validate
 from rmf_spark.dlayer.audit import AccountingError
@@ -58,8 +58,7 @@ def test_ingest_events_passes_that_disagree_raise_and_write_no_audit(spark, cfg,
     monkeypatch.setattr(Splits, "data_rows", lambda self, *, header: 10**6)
     with pytest.raises(AccountingError, match="counted before the load"):
         run_ingest(spark, cfg, mno="mno_a", date=DAY)
-    audit = lake.table_path(cfg, S.LAYER, S.LOAD_AUDIT, mno="mno_a")
-    assert not lake.table_exists(spark, audit)
+    assert not tables.LOAD_AUDIT.exists(spark, cfg, mno="mno_a")
 
 
 # --- reason codes: one row per code, the smallest raw record that gets it -----------------------

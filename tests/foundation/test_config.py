@@ -98,3 +98,20 @@ def test_cli_unknown_key_exits_nonzero_and_names_key(tmp_path):
     assert out.returncode == 2
     assert "lake.rooot" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["rmf_spark.config", "rmf_spark.timerange", "rmf_spark.cli", "rmf_spark.slayer"],
+)
+def test_light_modules_import_no_spark_pandas_or_numpy(module):
+    # a fresh interpreter: this test process has imported pyspark long ago
+    code = (
+        f"import sys, {module}; from rmf_spark.config import load_config; "
+        f"load_config({str(ROOT / 'conf' / 'local.toml')!r}); "
+        "print(sorted(m for m in ('pyspark', 'pandas', 'numpy', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rmf_spark import lake
+from rmf_spark import lake, tables
 from rmf_spark.release.hierarchy import build_hierarchy
 from rmf_spark.release.runner import run_release
 from tests.slayer import tiny_world as tw
@@ -23,9 +23,7 @@ def released(spark, test_config, tmp_path_factory):
     manifest = run_release(
         spark, test_config, mno=tw.MNO, start=world["start"], end=world["end"], out_dir=out
     )
-    table = lake.read_delta(
-        spark, lake.table_path(test_config, "release", "present_population", mno=tw.MNO)
-    ).toPandas()
+    table = tables.RELEASED_PRESENT_POPULATION.read(spark, test_config, mno=tw.MNO).toPandas()
     return {"world": world, "manifest": manifest, "out": out, "table": table}
 
 

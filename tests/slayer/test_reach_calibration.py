@@ -19,6 +19,7 @@ from rmf_spark.slayer.present_population.reach_calibration import (
     compute_ta_event_counts,
 )
 from rmf_spark.slayer.present_population.settings import (
+    BlockSettings,
     PresentPopulationSettings,
     ReachCalibrationSettings,
 )
@@ -184,7 +185,7 @@ def test_offsets_table_reproduces_the_calibration_and_em_conserves_devices(spark
     cp = spark.createDataFrame(NOMINAL.assign(date=day))
     ta_events = spark.createDataFrame(truth.assign(date=day))
     table = compute_reach_offsets(
-        cp, ta_events, settings=cfg, steepness=STEEPNESS, ta_buffer=1
+        cp, ta_events, settings=cfg, steepness=STEEPNESS, ta_buffer=1, blocks=BlockSettings()
     ).cache()
     direct = calibrate_reach(NOMINAL, truth, settings=cfg, steepness=STEEPNESS, ta_buffer=1)
     # one row per cell of the date, calibrated, with calibrate_reach's offset

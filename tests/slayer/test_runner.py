@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rmf_spark import lake
+from rmf_spark import tables
 from rmf_spark.errors import ConfigError, InputDataError
 from rmf_spark.slayer.inputs import read_market_share
 from rmf_spark.slayer.present_population.runner import run_present_population
@@ -17,7 +17,7 @@ def world(spark, test_config):
 
 
 def _table(spark, cfg):
-    return lake.read_delta(spark, lake.table_path(cfg, "slayer", "present_population", mno=tw.MNO))
+    return tables.PRESENT_POPULATION.read(spark, cfg, mno=tw.MNO)
 
 
 def test_run_present_population_conserves_devices_across_levels(spark, test_config, world):
@@ -100,3 +100,46 @@ def test_clayer_column_names_are_those_of_the_clayer_schemas():
     assert {s.DEVICE_ID, s.EVENT_TS, s.CELL_ID, s.FOOTPRINT_VERSION, s.USABLE} <= set(
         c.EVENT_LOCATION.names
     )
+
+
+def test_recorded_convergence_value_is_what_convergence_recorded(spark, test_config, tmp_path):
+    import datetime as dt
+
+    from rmf_spark import tables
+    from rmf_spark.clayer.parameters import convergence_parameters
+    from rmf_spark.slayer.inputs import recorded_convergence_value
+
+    cfg = test_config.model_copy(
+        update={"lake": test_config.lake.model_copy(update={"root": str(tmp_path)})}
+    )
+    d1, d2 = dt.date(2024, 3, 5), dt.date(2024, 3, 6)
+    spec = tables.CONVERGENCE_PARAMETERS
+
+    def write(conv, day):
+        spec.write(
+            convergence_parameters(spark, conv, date=day),
+            cfg,
+            mno="m",
+            replace_where=f"date = DATE'{day}'",
+        )
+
+    def value(start, end):
+        return recorded_convergence_value(
+            spark, cfg, mno="m", key="radio.steepness", start=start, end=end
+        )
+
+    with pytest.raises(InputDataError) as err:
+        value(d1, d2)
+    assert err.value.code == "CONVERGENCE_PARAMETERS_MISSING"
+    # the profile says 0.2 today; the C-layer of d1 was computed with 0.35
+    used = cfg.convergence.model_copy(
+        update={"radio": cfg.convergence.radio.model_copy(update={"steepness": 0.35})}
+    )
+    write(used, d1)
+    assert value(d1, d2) == 0.35
+    write(cfg.convergence, d2)
+    assert value(d2, d2) == 0.2
+    with pytest.raises(InputDataError) as err:
+        value(d1, d2)
+    assert err.value.code == "CONVERGENCE_PARAMETERS_MIXED"
+    assert "0.2" in str(err.value) and "0.35" in str(err.value)

@@ -28,7 +28,8 @@ def grid() -> pd.DataFrame:
     y1 = np.floor(y / 1000) * 1000
     return pd.DataFrame(
         {
-            "tile_id": (ix.ravel() * 1000 + iy.ravel()).astype("int64"),
+            # the C-layer's id: (E / 100) * 2**20 + N / 100
+            "tile_id": ((x // 100).astype("int64") << 20) + (y // 100).astype("int64"),
             "inspire_100m": [
                 f"100mN{int(b) // 100}E{int(a) // 100}" for a, b in zip(x, y, strict=True)
             ],
@@ -122,20 +123,28 @@ def events_and_truth(
 
 
 def write_world(spark, cfg) -> dict[str, pd.DataFrame]:  # type: ignore[no-untyped-def]
-    """Write grid, tile_zone, connection_probability and event_location into cfg's lake."""
-    from rmf_spark import lake
+    """Write grid, tile_zone, connection_probability, event_location and the convergence
+    parameters (as ``rmf convergence`` records them) into cfg's lake."""
+    from rmf_spark import lake, tables
+    from rmf_spark.clayer.parameters import convergence_parameters
 
     g = grid()
     tz = tile_zone(g)
     cp = connection_probability(g)
     ev, truth = events_and_truth(g, cp)
-    frames = {"grid": (g, None), "tile_zone": (tz, None), "connection_probability": (cp, MNO)}
-    for name, (pdf, mno) in frames.items():
-        lake.write_delta(spark.createDataFrame(pdf), lake.table_path(cfg, "clayer", name, mno=mno))
+    frames = {tables.GRID: g, tables.TILE_ZONE: tz, tables.CONNECTION_PROBABILITY: cp}
+    for spec, pdf in frames.items():
+        lake.write_delta(spark.createDataFrame(pdf), spec.path(cfg, mno=MNO))
     lake.write_delta(
         spark.createDataFrame(ev),
-        lake.table_path(cfg, "clayer", "event_location", mno=MNO),
+        tables.EVENT_LOCATION.path(cfg, mno=MNO),
         partition_by=("date",),
+    )
+    tables.CONVERGENCE_PARAMETERS.write(
+        convergence_parameters(spark, cfg.convergence, date=START.date()),
+        cfg,
+        mno=MNO,
+        replace_where=f"date = DATE'{START.date()}'",
     )
     return {"grid": g, "tile_zone": tz, "connection_probability": cp, "events": ev, "truth": truth}
 
@@ -195,8 +204,8 @@ def write_truth(spark, world: dict[str, Any], truth_dir) -> None:  # type: ignor
         ],
         ignore_index=True,
     )
-    lake.write_delta(spark.createDataFrame(dev), str(truth_dir / "present_devices"))
+    lake.write_delta(spark.createDataFrame(dev), lake.uri_join(truth_dir, "present_devices"))
     lake.write_delta(
         spark.createDataFrame(pop[["time_point", "level", "area_id", "persons"]]),
-        str(truth_dir / "present_population"),
+        lake.uri_join(truth_dir, "present_population"),
     )

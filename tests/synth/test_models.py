@@ -45,7 +45,8 @@ def test_serving_cell_frequencies_follow_true_radio_model(spark, network):
     )
     dist = tile_cells.where(F.col("tile_idx") == tile).toPandas().iloc[0]
     p_model = pd.Series(dist["p"], index=dist["cell_idx"])
-    # independent recomputation of the true model for this tile (all active cells, top k)
+    # recomputation of the true model for this tile (all active cells, top k) with the
+    # estimator's code, independent of the world's own propagation code
     xc = TERR.x0 + (tile % n_cols) * 100 + 50
     yc = TERR.y0 + (tile // n_cols) * 100 + 50
     key = (cells["cell_idx"].to_numpy().astype(np.uint64) << np.uint64(32)) + np.uint64(tile)
@@ -59,8 +60,10 @@ def test_serving_cell_frequencies_follow_true_radio_model(spark, network):
         tilt_deg=cells["tilt_deg"].fillna(0).to_numpy(),
         beam_h_deg=cells["beam_h_deg"].fillna(65).to_numpy(),
         beam_v_deg=cells["beam_v_deg"].fillna(9).to_numpy(),
+        azim_db_back=PROFILE.radio.back_loss_db, elev_db_back=PROFILE.radio.back_loss_db,
     ) + PROFILE.radio.shadowing_sd_db * normal(key, 51, PROFILE.seed)  # fmt: skip
-    dom = np.where(masks[0], signal_dominance(s), 0.0)
+    logistic = {"midpoint_dbm": PROFILE.radio.midpoint_dbm, "steepness": PROFILE.radio.steepness}
+    dom = np.where(masks[0], signal_dominance(s, **logistic), 0.0)
     top = np.argsort(-dom, kind="stable")[: PROFILE.radio.top_k]
     expected = pd.Series(dom[top] / dom[top].sum(), index=cells["cell_idx"].to_numpy()[top])
     assert np.allclose(p_model.sort_index(), expected.sort_index(), atol=1e-9)
@@ -90,8 +93,8 @@ def test_serving_cell_frequencies_follow_true_radio_model(spark, network):
         directional=cells["directional"].to_numpy(),
         azimuth_deg=cells["azimuth_deg"].fillna(0).to_numpy(),
         tilt_deg=cells["tilt_deg"].fillna(0).to_numpy(),
-        beam_h_deg=65.0, beam_v_deg=9.0,
-    ))  # fmt: skip
+        beam_h_deg=65.0, beam_v_deg=9.0, azim_db_back=-30.0, elev_db_back=-30.0,
+    ), **logistic)  # fmt: skip
     nominal = np.where(masks[0], nominal, 0.0)
     nominal_p = pd.Series(nominal / nominal.sum(), index=cells["cell_idx"].to_numpy())
     tv = 0.5 * np.abs(nominal_p.reindex(p_model.index) - p_model).sum()

@@ -5,8 +5,9 @@ Notes
 A device in a tile of region r stands for ``f_r = 1 / s_r`` people, where ``s_r`` is the MNO's
 market share in r (the share of r's residents with a device on that MNO):
 ``population_j = devices_j * f_{r(j)}``. This is MultiMNO's ``mno_to_target_population_factor``
-step with a per-region factor (``reference/methodology.md`` section 2.2, output indicators);
-no cross-MNO deduplication factor is applied here (that belongs to the fusion stage). The factor
+step with a per-region factor (MultiMNO, ``17_output_indicators.md``; docs/references.md);
+no cross-MNO deduplication factor is applied here: a person with devices on several MNOs is
+counted by each. The factor
 is kept with every output row, so the released figures can be traced back to devices.
 """
 

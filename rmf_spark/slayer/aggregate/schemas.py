@@ -7,6 +7,8 @@ A product's table is keyed by its own columns (a time point, a method, a day typ
 
 from __future__ import annotations
 
+from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+
 __all__ = [
     "AREA_ID",
     "DEVICES",
@@ -14,6 +16,7 @@ __all__ = [
     "LEVEL",
     "LEVEL_1KM",
     "LEVEL_100M",
+    "MARKET_SHARE_SCHEMA",
     "POPULATION",
     "REGION_ID",
     "SHARE",
@@ -28,6 +31,15 @@ EXPANSION_FACTOR = "expansion_factor"
 #: market share tables: ``region_id, share`` (share of the region's residents on the MNO)
 REGION_ID = "region_id"
 SHARE = "share"
+#: a market share table (e.g. the synthetic world's ``reference/market_share``); ``mno_id`` is
+#: optional (a table of one MNO needs none)
+MARKET_SHARE_SCHEMA = StructType(
+    [
+        StructField("mno_id", StringType(), True),
+        StructField(REGION_ID, StringType(), True),
+        StructField(SHARE, DoubleType(), True),
+    ]
+)
 
 LEVEL_100M = "100m"
 LEVEL_1KM = "1km"

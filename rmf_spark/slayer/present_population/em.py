@@ -13,7 +13,7 @@ Devices are Poisson with mean ``u_j`` per tile, and the count of cell i is Poiss
 started from the uniform density over the tiles covered by the counted cells,
 ``u_j = sum_i c_i / #tiles`` (Eurostat Coding Lab 2020, ``tonyhungry/MNO_Eurostat``
 ``04-estimation.Rmd``; MultiMNO ``present_population_estimation.py``; Ricciato & Coluccia
-2020; ``reference/methodology.md`` sections 2.1 and 2.2). Each step keeps the total:
+2020; docs/references.md). Each step keeps the total:
 ``sum_j u_j = sum_i c_i``. It stops when ``sum_j |u_new - u_old| / sum_i c_i`` falls under a
 relative tolerance, or after ``max_iterations``.
 
@@ -25,7 +25,7 @@ docs/present-population.md). An observed TA that no tile of the cell's footprint
 falls back to the cell's own row, so no device is lost.
 
 This module is numpy and scipy only; :mod:`~rmf_spark.slayer.present_population.estimators`
-runs it per date in Spark.
+runs it in Spark, one pandas group per date and spatial block (:mod:`~.blocks`).
 """
 
 from __future__ import annotations
@@ -131,9 +131,18 @@ def em_iterate(
     *,
     max_iterations: int,
     relative_tolerance: float,
+    own: np.ndarray | None = None,
 ) -> EmResult:
     """The EM iteration of :func:`em_density` on a prebuilt sparse matrix ``p`` (cells x tiles)
-    and its transpose ``pt``, so that one matrix serves many count vectors."""
+    and its transpose ``pt``, so that one matrix serves many count vectors.
+
+    ``own`` (boolean per row, default all) returns only the devices of those rows: the last
+    step ``u_j = sum_i c_i p_ij u'_j / sum_k p_ik u'_k`` (``u'`` the previous iterate) is a
+    sum over rows i, each row's term summing to ``c_i``; the density returned keeps the terms
+    of the own rows. Summed over a partition of the rows it is the whole density, so a block
+    of cells with neighbours around it as context (:mod:`~.blocks`) reports each cell's
+    devices once and keeps every total.
+    """
     n_tiles = p.shape[1]
     # Cells without any footprint tile cannot be located; their devices are not spread.
     located = np.asarray(p.sum(axis=1)).ravel() > 0
@@ -144,15 +153,19 @@ def em_iterate(
     if total <= 0 or not covered.any():
         return EmResult(u, 0, True)
     u[covered] = total / covered.sum()
+    partial = own is not None and not np.all(own)
     for iteration in range(1, max_iterations + 1):
         lam = p @ u
         ratio = np.divide(c, lam, out=np.zeros_like(c), where=lam > 0)
         u_new = u * (pt @ ratio)
         change = np.abs(u_new - u).sum() / total
+        converged = change < relative_tolerance
+        if converged or iteration == max_iterations:
+            if partial:
+                u_new = u * (pt @ np.where(own, ratio, 0.0))
+            return EmResult(u_new, iteration, bool(converged))
         u = u_new
-        if change < relative_tolerance:
-            return EmResult(u, iteration, True)
-    return EmResult(u, max_iterations, False)
+    return EmResult(u, 0, False)  # max_iterations < 1: the uniform start
 
 
 class ObservationStructure(NamedTuple):

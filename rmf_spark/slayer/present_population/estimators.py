@@ -2,9 +2,11 @@
 
 Notes
 -----
-The EM (:mod:`~rmf_spark.slayer.present_population.em`) runs in one pandas group per date: a
-``cogroup`` of the date's cell counts and connection probabilities, where the sparse matrix is
-built once and shared by the date's time points.
+The EM (:mod:`~rmf_spark.slayer.present_population.em`) runs in one pandas group per date and
+spatial block (:mod:`~.blocks`): a ``cogroup`` of the counts and connection probabilities of
+the block's cells on that date, where the sparse matrix is built once and shared by the date's
+time points. Each group reports the devices of the cells homed in its block; a tile's devices
+are the sum over the groups that reach it.
 
 The naive baseline puts each device of cell i on the cell's most probable tile,
 ``argmax_j P(tile j | cell i)`` (ties to the smallest tile id).
@@ -29,12 +31,18 @@ from rmf_spark.clayer.schemas import (
     TIMING_ADVANCE,
 )
 from rmf_spark.slayer.aggregate.schemas import DEVICES
+from rmf_spark.slayer.present_population.blocks import (
+    HOME,
+    Groups,
+    block_groups,
+    compute_cell_blocks,
+)
 from rmf_spark.slayer.present_population.em import em_iterate, observation_matrix
 from rmf_spark.slayer.present_population.reach_calibration import apply_reach_offsets
 from rmf_spark.slayer.present_population.schemas import PLE_OFFSET, TA_STEP_M, TIME_POINT
-from rmf_spark.slayer.present_population.settings import PresentPopulationSettings
+from rmf_spark.slayer.present_population.settings import BlockSettings, PresentPopulationSettings
 
-__all__ = ["compute_em_tile_devices", "compute_naive_tile_devices"]
+__all__ = ["compute_em_tile_devices", "compute_naive_tile_devices", "em_groups"]
 
 _TILE_DEVICES_SCHEMA = f"{TIME_POINT} timestamp, {TILE_ID} long, {DEVICES} double"
 
@@ -50,7 +58,7 @@ def _with_date(cell_counts: DataFrame, keys: list[str]) -> DataFrame:
     return cell_counts.withColumn(DATE, F.to_date(TIME_POINT)) if DATE in keys else cell_counts
 
 
-def _em_per_date(  # type: ignore[no-untyped-def]
+def _em_per_block(  # type: ignore[no-untyped-def]
     max_iterations: int,
     relative_tolerance: float,
     ta_buffer: int,
@@ -78,13 +86,19 @@ def _em_per_date(  # type: ignore[no-untyped-def]
         obs_codes, _ = pd.factorize(key)
         first = pd.Series(np.arange(len(counts))).groupby(obs_codes).first().to_numpy()
         observations = counts.iloc[first][obs_cols].reset_index(drop=True)
+        own = counts[HOME].to_numpy(dtype=bool)[first]  # cells homed in this block
         p, tiles = observation_matrix(observations, cp, ta_buffer=ta_buffer)
         pt = p.T.tocsr()
         devices = counts[DEVICES].to_numpy(dtype=float)
         for time_point, idx in counts.groupby(TIME_POINT).indices.items():
             c = np.bincount(obs_codes[idx], weights=devices[idx], minlength=len(observations))
             result = em_iterate(
-                c, p, pt, max_iterations=max_iterations, relative_tolerance=relative_tolerance
+                c,
+                p,
+                pt,
+                max_iterations=max_iterations,
+                relative_tolerance=relative_tolerance,
+                own=own,
             )
             keep = result.density > 0
             out.append(
@@ -95,6 +109,51 @@ def _em_per_date(  # type: ignore[no-untyped-def]
         return pd.concat(out, ignore_index=True)
 
     return run
+
+
+def em_groups(
+    cell_counts: DataFrame,
+    *,
+    connection_probability: DataFrame,
+    blocks: BlockSettings,
+    reach_offsets: DataFrame | None,
+) -> Groups:
+    """The two sides of the EM's ``cogroup``: counts and connection probabilities of every
+    (date, block) group (:func:`compute_em_tile_devices`; also read by ``bench/``)."""
+    keys = _join_keys(connection_probability)
+    distance = F.col(DISTANCE_M) if DISTANCE_M in connection_probability.columns else F.lit(None)
+    calibrate = (
+        reach_offsets is not None
+        and DATE in keys
+        and SIGNAL_DOMINANCE in connection_probability.columns
+    )
+    dominance = [F.col(SIGNAL_DOMINANCE).cast("double")] if calibrate else []
+    cp = connection_probability.select(
+        *keys,
+        F.col(TILE_ID).cast("long").alias(TILE_ID),
+        P_CELL_GIVEN_TILE,
+        distance.cast("double").alias(DISTANCE_M),
+        *dominance,
+    ).where(F.col(P_CELL_GIVEN_TILE) > 0)
+    if calibrate:
+        assert reach_offsets is not None
+        # a cell without a row keeps offset 0; rows of uncalibrated cells are 0 anyway
+        offsets = reach_offsets
+        if "calibrated" in offsets.columns:
+            offsets = offsets.where(F.col("calibrated"))
+        offsets = offsets.select(*keys, F.col(PLE_OFFSET).cast("double"))
+        cp = cp.join(offsets, on=keys, how="left")
+    ta_cols = [
+        (F.col(c) if c in cell_counts.columns else F.lit(None)).cast(t).alias(c)
+        for c, t in ((TIMING_ADVANCE, "int"), (TA_STEP_M, "double"))
+    ]
+    counts = _with_date(cell_counts, keys).select(
+        TIME_POINT, *keys, *ta_cols, F.col(DEVICES).cast("double").alias(DEVICES)
+    )
+    # every cell goes to the group of each block it is in; counts of cells without a
+    # footprint have no block and are not located (as in the EM of a whole date)
+    cell_blocks = compute_cell_blocks(cp, keys=keys, blocks=blocks)
+    return block_groups(counts, cp, cell_blocks=cell_blocks, keys=keys)
 
 
 def compute_em_tile_devices(
@@ -139,49 +198,31 @@ def compute_em_tile_devices(
 
     Notes
     -----
-    One pandas group per date (a ``cogroup`` of the counts and the connection probabilities
-    of that date): the sparse matrix is built once per date and shared by the date's time
-    points, so the probabilities are shuffled once per date rather than once per time point.
-    Formula and sources: module notes.
+    One pandas group per date and block (``settings.blocks``, :mod:`~.blocks`): a
+    ``cogroup`` of the counts and the connection probabilities of the block's cells and halo
+    on that date. The sparse matrix is built once per group and shared by the date's time
+    points, so the probabilities are shuffled once per date (times the cells' blocks) rather
+    than once per time point. Each group keeps the devices of the cells homed in it
+    (:func:`~.em.em_iterate` ``own``); with one block (``blocks.km = 0``) this is the EM of
+    the whole date. The EM's stopping rule applies per group. Formula and sources: module
+    notes.
     """
-    keys = _join_keys(connection_probability)
-    distance = F.col(DISTANCE_M) if DISTANCE_M in connection_probability.columns else F.lit(None)
-    calibrate = (
-        reach_offsets is not None
-        and DATE in keys
-        and SIGNAL_DOMINANCE in connection_probability.columns
+    groups = em_groups(
+        cell_counts,
+        connection_probability=connection_probability,
+        blocks=settings.blocks,
+        reach_offsets=reach_offsets,
     )
-    dominance = [F.col(SIGNAL_DOMINANCE).cast("double")] if calibrate else []
-    cp = connection_probability.select(
-        *keys,
-        F.col(TILE_ID).cast("long").alias(TILE_ID),
-        P_CELL_GIVEN_TILE,
-        distance.cast("double").alias(DISTANCE_M),
-        *dominance,
-    ).where(F.col(P_CELL_GIVEN_TILE) > 0)
-    if calibrate:
-        assert reach_offsets is not None
-        # a cell without a row keeps offset 0; rows of uncalibrated cells are 0 anyway
-        offsets = reach_offsets
-        if "calibrated" in offsets.columns:
-            offsets = offsets.where(F.col("calibrated"))
-        offsets = offsets.select(*keys, F.col(PLE_OFFSET).cast("double"))
-        cp = cp.join(offsets, on=keys, how="left")
-    ta_cols = [
-        (F.col(c) if c in cell_counts.columns else F.lit(None)).cast(t).alias(c)
-        for c, t in ((TIMING_ADVANCE, "int"), (TA_STEP_M, "double"))
-    ]
-    counts = _with_date(cell_counts, keys).select(
-        TIME_POINT, *keys, *ta_cols, F.col(DEVICES).cast("double").alias(DEVICES)
-    )
-    group = F.col(DATE) if DATE in keys else F.lit(0).alias("_all")
-    fn = _em_per_date(
+    fn = _em_per_block(
         settings.max_iterations,
         settings.relative_tolerance,
         settings.timing_advance_buffer,
         dominance_steepness,
     )
-    return counts.groupBy(group).cogroup(cp.groupBy(group)).applyInPandas(fn, _TILE_DEVICES_SCHEMA)
+    out = groups.cogroup().applyInPandas(fn, _TILE_DEVICES_SCHEMA)
+    if settings.blocks.km <= 0:  # one group per date: each tile once per time point
+        return out
+    return out.groupBy(TIME_POINT, TILE_ID).agg(F.sum(DEVICES).alias(DEVICES))
 
 
 def compute_naive_tile_devices(
@@ -204,7 +245,7 @@ def compute_naive_tile_devices(
     Notes
     -----
     ``tile(i) = argmax_j P(tile j | cell i)``, ties to the smallest tile id; the baseline the
-    issue compares EM with.
+    EM is compared with.
     """
     keys = _join_keys(connection_probability)
     best = connection_probability.groupBy(*keys).agg(

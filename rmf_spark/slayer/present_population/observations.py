@@ -5,7 +5,7 @@ Notes
 Time points are ``t_k = start + k * step`` for ``k = 0 .. floor((end - start) / step)``. For a
 device d and a time point t, the S-layer keeps the single usable event e of d that minimises
 ``|ts(e) - t|`` subject to ``|ts(e) - t| <= tolerance``; on a tie the earlier event wins
-(MultiMNO present population, ``reference/methodology.md`` section 2.2). Each device is
+(MultiMNO, ``9_present_population_estimation.md``). Each device is
 therefore counted at most once per time point, and the devices counted at a time point are
 exactly those with a usable event inside the window.
 
@@ -44,6 +44,7 @@ from rmf_spark.slayer.present_population.schemas import TA_STEP_M, TIME_POINT
 
 __all__ = [
     "compute_cell_counts",
+    "ta_columns",
     "ta_step_of_technology",
     "time_points",
     "to_device_time_points",
@@ -107,7 +108,7 @@ def to_device_time_points(
     Notes
     -----
     Nearest event, tie to the earlier one: ``argmin_e (|ts(e) - t|, ts(e))``
-    (``reference/methodology.md`` section 2.2).
+    (MultiMNO, ``9_present_population_estimation.md``).
     """
     if step_s <= 0 or tolerance_s < 0:
         raise ValueError(f"step_s must be > 0 and tolerance_s >= 0, got {step_s}, {tolerance_s}")
@@ -179,6 +180,17 @@ def ta_step_of_technology(ta_step_m: Mapping[str, float]) -> Column:
     return steps[F.col(TECHNOLOGY)].cast("double")
 
 
+def ta_columns(df: DataFrame, ta_step_m: Mapping[str, float] | None) -> tuple[Column, Column]:
+    """A row's TA and TA step as the observation uses them: both null unless the row has a TA
+    and its ``technology`` a step in ``ta_step_m`` (None or empty: never)."""
+    ta, step = F.lit(None).cast("int"), F.lit(None).cast("double")
+    if ta_step_m and TIMING_ADVANCE in df.columns and TECHNOLOGY in df.columns:
+        known = ta_step_of_technology(ta_step_m)
+        has_ta = known.isNotNull() & F.col(TIMING_ADVANCE).isNotNull()
+        ta, step = F.when(has_ta, F.col(TIMING_ADVANCE)), F.when(has_ta, known)
+    return ta, step
+
+
 def compute_cell_counts(
     device_time_points: DataFrame, *, ta_step_m: Mapping[str, float] | None = None
 ) -> DataFrame:
@@ -201,12 +213,7 @@ def compute_cell_counts(
         its TA band).
     """
     df = device_time_points
-    ta, step = F.lit(None).cast("int"), F.lit(None).cast("double")
-    if ta_step_m and TIMING_ADVANCE in df.columns and TECHNOLOGY in df.columns:
-        known = ta_step_of_technology(ta_step_m)
-        has_ta = known.isNotNull() & F.col(TIMING_ADVANCE).isNotNull()
-        ta = F.when(has_ta, F.col(TIMING_ADVANCE))
-        step = F.when(has_ta, known)
+    ta, step = ta_columns(df, ta_step_m)
     return df.groupBy(
         TIME_POINT, CELL_ID, FOOTPRINT_VERSION, ta.alias(TIMING_ADVANCE), step.alias(TA_STEP_M)
     ).agg(F.count(F.lit(1)).alias(DEVICES))

@@ -8,7 +8,7 @@ main error source, docs/present-population.md section 6). The timing advance (TA
 measures the distance to the antenna, whatever the radio model says, so the TA of a cell's
 events shows how far its devices really are. The calibration adds to each cell's path-loss
 exponent an offset ``delta_c``, which changes its signal strength by ``-10 delta_c
-log10(d_cg)`` (log-distance model, ``reference/methodology.md`` section 1.7) and so its
+log10(d_cg)`` (log-distance model, mobloc, Tennekes & Gootzen 2022) and so its
 dominance (logistic, steepness ``a`` per dB) by
 
     logit s_cg(delta_c) = logit s_cg - 10 a delta_c log10(d_cg),
@@ -22,7 +22,7 @@ fixed (one Jacobi step per round, each round moving half way to the chosen value
 ``rounds`` rounds; only cells with at least ``min_events`` TA events of the day are moved, the
 others keep ``delta_c = 0`` (but their ``P(c | g)`` follows their neighbours'). This is a
 method of moments on the TA, rmf_spark's own: mobloc and MultiMNO use the TA only as a
-posterior update of one event (``reference/methodology.md`` section 1.7), which the EM also
+posterior update of one event (mobloc ``update_posterior_TA``), which the EM also
 does (:mod:`~.timing_advance`). ``P(c | g)`` still sums to 1 over cells for
 every tile, so the EM keeps its totals. Cells without TA (3G) are not moved.
 
@@ -55,6 +55,12 @@ from rmf_spark.clayer.schemas import (
     USABLE,
 )
 from rmf_spark.slayer.aggregate.schemas import DEVICES
+from rmf_spark.slayer.present_population.blocks import (
+    HOME,
+    Groups,
+    block_groups,
+    compute_cell_blocks,
+)
 from rmf_spark.slayer.present_population.em import em_iterate, observation_structure
 from rmf_spark.slayer.present_population.observations import ta_step_of_technology
 from rmf_spark.slayer.present_population.schemas import (
@@ -62,7 +68,7 @@ from rmf_spark.slayer.present_population.schemas import (
     REACH_OFFSETS_SCHEMA,
     TA_STEP_M,
 )
-from rmf_spark.slayer.present_population.settings import ReachCalibrationSettings
+from rmf_spark.slayer.present_population.settings import BlockSettings, ReachCalibrationSettings
 
 __all__ = [
     "ReachCalibration",
@@ -70,6 +76,7 @@ __all__ = [
     "calibrate_reach",
     "compute_reach_offsets",
     "compute_ta_event_counts",
+    "reach_groups",
 ]
 
 # dominance is a logistic value in (0, 1); clip so that its logit stays finite
@@ -315,35 +322,12 @@ def calibrate_reach(
     return ReachCalibration(out, offsets)
 
 
-def compute_reach_offsets(
-    connection_probability: DataFrame,
-    ta_event_counts: DataFrame,
-    *,
-    settings: ReachCalibrationSettings,
-    steepness: float,
-    ta_buffer: int,
-) -> DataFrame:
-    """The path-loss offset of every cell on every date with TA events (one pandas group per
-    date, :func:`calibrate_reach`).
-
-    Parameters
-    ----------
-    connection_probability
-        C-layer ``connection_probability`` (``date, cell_id, footprint_version, tile_id,
-        p_cell_given_tile, distance_m, signal_dominance``).
-    ta_event_counts
-        :func:`compute_ta_event_counts` output.
-    settings, steepness, ta_buffer
-        As :func:`calibrate_reach`.
-
-    Returns
-    -------
-    DataFrame
-        :data:`REACH_OFFSETS_SCHEMA`: per date, every cell of the connection probabilities
-        with its offset (0 when not ``calibrated``: fewer than ``min_events`` TA events), its
-        TA events, and the mean distance observed from the TA and given by the calibrated
-        model. Large offsets point at cells whose plan (power, height, azimuth) is wrong.
-    """
+def reach_groups(
+    connection_probability: DataFrame, ta_event_counts: DataFrame, *, blocks: BlockSettings
+) -> Groups:
+    """The two sides of the calibration's ``cogroup``: connection probabilities (with the
+    ``home`` flag of each cell) and TA events of every (date, block) group
+    (:func:`compute_reach_offsets`; also read by ``bench/``)."""
     cp = connection_probability.select(
         DATE,
         CELL_ID,
@@ -361,14 +345,65 @@ def compute_reach_offsets(
         F.col(TA_STEP_M).cast("double").alias(TA_STEP_M),
         F.col(DEVICES).cast("double").alias(DEVICES),
     )
+    keys = [DATE, CELL_ID, FOOTPRINT_VERSION]
+    cell_blocks = compute_cell_blocks(cp, keys=keys, blocks=blocks)
+    return block_groups(cp, ta, cell_blocks=cell_blocks, keys=keys)
+
+
+def compute_reach_offsets(
+    connection_probability: DataFrame,
+    ta_event_counts: DataFrame,
+    *,
+    settings: ReachCalibrationSettings,
+    steepness: float,
+    ta_buffer: int,
+    blocks: BlockSettings,
+) -> DataFrame:
+    """The path-loss offset of every cell on every date (:func:`calibrate_reach`, one pandas
+    group per date and spatial block).
+
+    Parameters
+    ----------
+    connection_probability
+        C-layer ``connection_probability`` (``date, cell_id, footprint_version, tile_id,
+        p_cell_given_tile, distance_m, signal_dominance``).
+    ta_event_counts
+        :func:`compute_ta_event_counts` output.
+    settings, steepness, ta_buffer
+        As :func:`calibrate_reach`.
+    blocks
+        ``[present_population.blocks]`` (:mod:`~.blocks`): each group calibrates the cells
+        of a block and its halo together and reports the cells homed in the block.
+
+    Returns
+    -------
+    DataFrame
+        :data:`REACH_OFFSETS_SCHEMA`: per date, every cell of the connection probabilities
+        with its offset (0 when not ``calibrated``: fewer than ``min_events`` TA events), its
+        TA events, and the mean distance observed from the TA and given by the calibrated
+        model (null when the cell's group had no cell to calibrate). Large offsets point at
+        cells whose plan (power, height, azimuth) is wrong.
+
+    Notes
+    -----
+    The rounds couple cells only through the tiles they share, so a block with its halo
+    holds what its cells' offsets depend on, up to the cells beyond the halo (exact with
+    ``blocks.km = 0``, one group per date).
+    """
     columns = REACH_OFFSETS_SCHEMA.fieldNames()
+    groups = reach_groups(connection_probability, ta_event_counts, blocks=blocks)
+    ta_columns = groups.right.columns
 
-    def run(cp_date: pd.DataFrame, ta_date: pd.DataFrame) -> pd.DataFrame:
-        if cp_date.empty or ta_date.empty:
+    def run(cp_block: pd.DataFrame, ta_block: pd.DataFrame) -> pd.DataFrame:
+        if cp_block.empty:
             return pd.DataFrame({c: [] for c in columns})
+        ta_block = ta_block.reindex(columns=ta_columns)  # an empty side may come without them
         offsets = calibrate_reach(
-            cp_date, ta_date, settings=settings, steepness=steepness, ta_buffer=ta_buffer
+            cp_block, ta_block, settings=settings, steepness=steepness, ta_buffer=ta_buffer
         ).offsets
-        return offsets.assign(**{DATE: ta_date[DATE].iloc[0]})[columns]
+        home = cp_block.drop_duplicates([CELL_ID, FOOTPRINT_VERSION])
+        home = home.loc[home[HOME].astype(bool), [CELL_ID, FOOTPRINT_VERSION]]
+        offsets = offsets.merge(home, on=[CELL_ID, FOOTPRINT_VERSION])
+        return offsets.assign(**{DATE: cp_block[DATE].iloc[0]})[columns]
 
-    return cp.groupBy(DATE).cogroup(ta.groupBy(DATE)).applyInPandas(run, REACH_OFFSETS_SCHEMA)
+    return groups.cogroup().applyInPandas(run, REACH_OFFSETS_SCHEMA)

@@ -2,6 +2,10 @@
 
 The only module of the estimator that reads or writes the lake. ``rmf statistics
 present-population`` and ``jobs/present_population.py`` call :func:`run_present_population`.
+
+Crash safety: two commits, ``reach_calibration`` (the dates of the range replaced) then
+``present_population`` (the time points of the range replaced), both computed from the pinned
+C-layer tables; a run killed between them is completed by the rerun, which replaces both.
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from rmf_spark import lake
+from rmf_spark import tables
 from rmf_spark.clayer.schemas import DATE, DISTANCE_M, SIGNAL_DOMINANCE
 from rmf_spark.config import RmfConfig
 from rmf_spark.slayer.aggregate.schemas import DEVICES
-from rmf_spark.slayer.inputs import read_clayer, read_market_share
+from rmf_spark.slayer.inputs import (
+    read_clayer,
+    read_market_share,
+    recorded_convergence_value,
+)
 from rmf_spark.slayer.present_population.pipeline import (
     compute_tile_estimates,
     to_present_population,
@@ -34,16 +42,19 @@ __all__ = ["run_present_population"]
 
 log = logging.getLogger(__name__)
 
-_COMMIT_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
-
 #: the C-layer tables the estimator reads
-INPUTS = ("event_location", "connection_probability", "grid", "tile_zone")
+INPUTS = (
+    tables.EVENT_LOCATION,
+    tables.CONNECTION_PROBABILITY,
+    tables.GRID,
+    tables.TILE_ZONE,
+)
 
 
 def _write_reach_offsets(
     spark: SparkSession,
     cfg: RmfConfig,
-    tables: dict[str, DataFrame],
+    clayer: dict[str, DataFrame],
     *,
     mno: str,
     start: datetime,
@@ -54,24 +65,22 @@ def _write_reach_offsets(
     read back the per-cell path-loss offsets of each date."""
     settings = cfg.present_population
     ta_events = compute_ta_event_counts(
-        tables["event_location"], start=start, end=end, ta_step_m=settings.timing_advance_step_m
+        clayer["event_location"], start=start, end=end, ta_step_m=settings.timing_advance_step_m
     )
     dates = F.col(DATE).between(F.lit(start.date()), F.lit(end.date()))
     offsets = compute_reach_offsets(
-        tables["connection_probability"].where(dates),
+        clayer["connection_probability"].where(dates),
         ta_events,
         settings=settings.reach_calibration,
         steepness=steepness,
         ta_buffer=settings.timing_advance_buffer,
+        blocks=settings.blocks,
     )
-    target = lake.table_path(cfg, "slayer", "reach_calibration", mno=mno)
-    lake.write_delta(
-        offsets,
-        target,
-        partition_by=(DATE,),
-        replace_where=date_range_predicate(start.date(), end.date()),
+    target = tables.REACH_CALIBRATION
+    target.write(
+        offsets, cfg, mno=mno, replace_where=date_range_predicate(start.date(), end.date())
     )
-    written = lake.read_delta(spark, target).where(dates)
+    written = target.read(spark, cfg, mno=mno).where(dates)
     if not log.isEnabledFor(logging.INFO):  # the summary below is one more job
         return written
     log.info(
@@ -128,11 +137,16 @@ def run_present_population(
     rmf_spark.errors.InputDataError
         A C-layer table is missing (code ``INPUT_TABLE_MISSING``).
     """
-    inputs = read_clayer(spark, cfg, mno=mno, names=INPUTS)
+    inputs = read_clayer(spark, cfg, mno=mno, specs=INPUTS)
     t, versions = inputs.tables, inputs.versions
     shares = market_share if market_share is not None else read_market_share(spark, cfg, mno=mno)
     settings = cfg.present_population
-    steepness = cfg.convergence.radio.steepness
+    # the dominance's steepness the C-layer tables were computed with, not today's profile
+    steepness = float(
+        recorded_convergence_value(
+            spark, cfg, mno=mno, key="radio.steepness", start=start.date(), end=end.date()
+        )
+    )
     offsets = None
     cp_columns = set(t["connection_probability"].columns)
     if settings.reach_calibration.enabled and {DATE, SIGNAL_DOMINANCE, DISTANCE_M} <= cp_columns:
@@ -152,23 +166,27 @@ def run_present_population(
         reach_offsets=offsets,
     ).persist()
     out = to_present_population(tiles, grid=t["grid"], tile_zone=t["tile_zone"])
-    target = lake.table_path(cfg, "slayer", "present_population", mno=mno)
+    target = tables.PRESENT_POPULATION
     window = time_range_predicate(start, end)
     # The commit records the C-layer versions it was computed from (read by the release).
-    spark.conf.set(_COMMIT_METADATA, json.dumps({"inputs": versions}, sort_keys=True))
     try:
-        lake.write_delta(out, target, replace_where=window)
+        target.write(
+            out,
+            cfg,
+            mno=mno,
+            replace_where=window,
+            metadata=json.dumps({"inputs": versions}, sort_keys=True),
+        )
     finally:
-        spark.conf.unset(_COMMIT_METADATA)
         tiles.unpersist()
-    written = lake.read_delta(spark, target).where(window)
+    written = target.read(spark, cfg, mno=mno).where(window)
     stats = (
         written.where("level = '100m' AND method = 'em'")
         .agg(F.count_distinct(TIME_POINT).alias("tp"), F.sum(DEVICES).alias("dev"))
         .first()
     )
     summary = {
-        "path": target,
+        "path": target.path(cfg, mno=mno),
         "rows": written.count(),
         "time_points": int(stats["tp"] or 0),
         "devices_counted": float(stats["dev"] or 0.0),

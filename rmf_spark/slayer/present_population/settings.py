@@ -9,7 +9,7 @@ from pydantic import Field
 
 from rmf_spark.config_base import Section
 
-__all__ = ["PresentPopulationSettings", "ReachCalibrationSettings"]
+__all__ = ["BlockSettings", "PresentPopulationSettings", "ReachCalibrationSettings"]
 
 
 class ReachCalibrationSettings(Section):
@@ -26,6 +26,22 @@ class ReachCalibrationSettings(Section):
     offset_step: float = Field(0.125, gt=0, le=1, description="grid step of the offsets")
     em_iterations: int = Field(
         5, ge=1, le=1000, description="EM iterations for the events per tile of each round"
+    )
+
+
+class BlockSettings(Section):
+    """``[present_population.blocks]``: the spatial blocks of the EM's and the reach
+    calibration's pandas groups (``docs/present-population.md``, "Memory per pandas group")."""
+
+    km: float = Field(
+        20.0,
+        ge=0,
+        description="block side in km (one pandas group per date and block); 0: one per date",
+    )
+    halo_km: float = Field(
+        10.0,
+        ge=0,
+        description="cells with a tile this close to a block join its group as context",
     )
 
 
@@ -69,6 +85,10 @@ class PresentPopulationSettings(Section):
     reach_calibration: ReachCalibrationSettings = Field(
         default_factory=ReachCalibrationSettings,
         description="per-cell distance decay fitted to the TA of each day's events",
+    )
+    blocks: BlockSettings = Field(
+        default_factory=BlockSettings,
+        description="spatial blocks bounding the EM's and the reach calibration's pandas groups",
     )
     market_share_table: str | None = Field(
         None,

@@ -15,7 +15,7 @@ with ``n_g`` the number of those bands, so it sums to 1 over k for every (cell, 
 likelihood of an observed (cell, TA) in tile g is ``P(c | g) * P(TA | c, g)``, and these sum
 to 1 over all observations, as the EM estimator requires. This is mobloc's TA posterior update
 (``update_posterior_TA``: likelihood 1 inside the TA band +- ``TA_buffer``, 0 outside;
-``reference/methodology.md`` section 1.7) written as a proper probability.
+Tennekes & Gootzen 2022) written as a proper probability.
 """
 
 from __future__ import annotations

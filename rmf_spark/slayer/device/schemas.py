@@ -1,0 +1,165 @@
+"""Columns and tables of device-level inference (personal data: these never leave the MNO).
+
+``<mno>/slayer/device_segments`` (:data:`SEGMENTS_SCHEMA`): one row per (device, day, segment);
+``<mno>/slayer/daily_permanence`` (:data:`PERMANENCE_SCHEMA`): one row per (device, day, slot).
+The compressed event rows (:data:`COMPRESSED_COLUMNS`) are an intermediate, not a table.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DateType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from rmf_spark.clayer.schemas import (
+    CELL_ID,
+    DATE,
+    DEVICE_ID,
+    FOOTPRINT_VERSION,
+    TILE_ID,
+    TIMING_ADVANCE,
+)
+from rmf_spark.slayer.present_population.schemas import TA_STEP_M, TIME_POINT
+
+__all__ = [
+    "ABROAD",
+    "ABROAD_SLOT",
+    "ABROAD_STATE",
+    "BEST_TILE",
+    "CELLS",
+    "COMPRESSED_COLUMNS",
+    "CONTEXT",
+    "DAY_END",
+    "DAY_START",
+    "END_TS",
+    "FIRST_TS",
+    "GRID",
+    "ID_TYPE",
+    "ID_TYPES",
+    "INBOUND",
+    "LAST_TS",
+    "MOVE",
+    "N_EVENTS",
+    "PERMANENCE_SCHEMA",
+    "PROBABILITY",
+    "RADIUS_M",
+    "SEGMENTS_SCHEMA",
+    "SEGMENT_INDEX",
+    "SLOT_INDEX",
+    "SLOT_START",
+    "START_TS",
+    "STATE",
+    "STATES",
+    "STAY",
+    "TILES",
+    "TIME_POINT_POSTERIOR_SCHEMA",
+    "UNDETERMINED",
+    "UNKNOWN",
+    "UNKNOWN_SLOT",
+    "VISITED_PLMN",
+]
+
+# --- compressed event rows (compress.py): one row per run of identical observations ---------
+FIRST_TS = "first_ts"
+LAST_TS = "last_ts"
+N_EVENTS = "n_events"
+#: the event was made on a foreign visited network (the device is abroad)
+ABROAD = "abroad"
+#: PLMN (MCC + MNC) of the visited foreign network of an abroad event
+VISITED_PLMN = "visited_plmn"
+#: the device's SIM is foreign (C-layer ``domain = 'inbound'``)
+INBOUND = "inbound"
+#: a row of a neighbouring day, copied into a device-day to continue its first/last segment
+CONTEXT = "context"
+DAY_START = "day_start"
+DAY_END = "day_end"
+
+COMPRESSED_COLUMNS = (
+    DEVICE_ID, FIRST_TS, LAST_TS, N_EVENTS, CELL_ID, FOOTPRINT_VERSION, TIMING_ADVANCE,
+    TA_STEP_M, ABROAD, VISITED_PLMN, INBOUND,
+)  # fmt: skip
+
+# --- segments ---------------------------------------------------------------------------------
+SEGMENT_INDEX = "segment_index"
+STATE = "state"
+START_TS = "start_ts"
+END_TS = "end_ts"
+CELLS = "cells"
+TILES = "tiles"
+BEST_TILE = "best_tile"
+RADIUS_M = "radius_m"
+
+STAY, MOVE, UNDETERMINED, UNKNOWN, ABROAD_STATE = (
+    "stay",
+    "move",
+    "undetermined",
+    "unknown",
+    "abroad",
+)
+#: the states of a segment; every instant of a device-day is in exactly one segment
+STATES = (STAY, MOVE, UNDETERMINED, UNKNOWN, ABROAD_STATE)
+
+#: ``tiles`` is the common intersection of the footprints of the segment's events (stay,
+#: undetermined; empty otherwise); ``best_tile`` and ``radius_m`` (centre-to-centre distance
+#: holding ``device.hmm.radius_mass`` of the segment's mean posterior) are null without HMM.
+SEGMENTS_SCHEMA = StructType(
+    [
+        StructField(DEVICE_ID, StringType(), False),
+        StructField(DATE, DateType(), False),
+        StructField(SEGMENT_INDEX, IntegerType(), False),
+        StructField(STATE, StringType(), False),
+        StructField(START_TS, TimestampType(), False),
+        StructField(END_TS, TimestampType(), False),
+        StructField(N_EVENTS, LongType(), False),
+        StructField(CELLS, ArrayType(StringType(), False), False),
+        StructField(TILES, ArrayType(LongType(), False), False),
+        StructField(VISITED_PLMN, StringType(), True),
+        StructField(BEST_TILE, LongType(), True),
+        StructField(RADIUS_M, DoubleType(), True),
+        StructField(INBOUND, BooleanType(), True),
+    ]
+)
+
+# --- daily permanence -------------------------------------------------------------------------
+SLOT_INDEX = "slot_index"
+SLOT_START = "slot_start"
+ID_TYPE = "id_type"
+GRID, UNKNOWN_SLOT, ABROAD_SLOT = "grid", "unknown", "abroad"
+#: what a slot's ``tiles`` hold (MultiMNO ``id_type``)
+ID_TYPES = (GRID, UNKNOWN_SLOT, ABROAD_SLOT)
+
+#: ``tiles``: the tiles where the device stayed at least ``min_share`` of the slot (``grid``;
+#: may be empty when it moved), empty for ``unknown`` and ``abroad`` slots.
+PERMANENCE_SCHEMA = StructType(
+    [
+        StructField(DEVICE_ID, StringType(), False),
+        StructField(DATE, DateType(), False),
+        StructField(SLOT_INDEX, IntegerType(), False),
+        StructField(SLOT_START, TimestampType(), False),
+        StructField(ID_TYPE, StringType(), False),
+        StructField(TILES, ArrayType(LongType(), False), False),
+        StructField(VISITED_PLMN, StringType(), True),
+    ]
+)
+
+# --- location posteriors at time points -------------------------------------------------------
+PROBABILITY = "probability"
+#: per (device, time point), the fewest tiles holding ``device.hmm.posterior_mass`` of the
+#: posterior of the nearest HMM event, renormalised: ``probability`` sums to 1
+TIME_POINT_POSTERIOR_SCHEMA = StructType(
+    [
+        StructField(DEVICE_ID, StringType(), False),
+        StructField(TIME_POINT, TimestampType(), False),
+        StructField(TILE_ID, LongType(), False),
+        StructField(PROBABILITY, DoubleType(), False),
+    ]
+)
