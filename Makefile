@@ -1,4 +1,5 @@
-# rmf_spark: the two set-up commands are `make demo` and `make test`.
+# rmf_spark: the two set-up commands are `make demo` and `make test` (`make test-fast` while
+# developing).
 # Each creates .venv if absent, installs the package with its dev extras, fills the JAR cache
 # (Maven Central, once), then runs the demo / the test suite.
 
@@ -36,19 +37,19 @@ test: install jars
 	$(VENV)/bin/ruff check $(SRC)
 	$(VENV)/bin/pytest
 
-# The inner loop: everything but the tests marked slow (end to end, several JVMs).
+# The inner loop: every test but the slow ones (the synthetic world and the demo chain on it,
+# spark-submit, the notebook); `make test` runs them all.
 test-fast: install jars
+	$(VENV)/bin/ruff check $(SRC)
 	$(VENV)/bin/pytest -m "not slow"
 
 # Benchmarks (bench/*.py print one JSON object each; see README "Benchmarks"). BENCH_SCALE
 # shrinks the bench profile for synth and pipeline (1 = the full profile: hours on 2 cores).
 BENCH_SCALE ?= 0.1
-BENCH_PP_SCALE ?= 0.05
 bench: install jars
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/ingest.py --rows 1000000
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/synth.py --scale $(BENCH_SCALE)
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/pipeline.py --scale $(BENCH_SCALE)
-	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/present_population.py --scale $(BENCH_PP_SCALE)
 
 lint: install
 	$(VENV)/bin/ruff check $(SRC)

@@ -1,11 +1,14 @@
-"""Test fixtures: the environment of CLI subprocesses and the tiny synthetic world (the
-session and its profile, shared with the docstring examples, are in the root conftest.py)."""
+"""Test fixtures: the environment of CLI subprocesses, the tiny synthetic world and the demo
+chain on it (the session and its profile, shared with the docstring examples, are in the root
+conftest.py). A test that needs the synthetic world is marked slow."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -26,18 +29,53 @@ def cli_env():
 
 
 @pytest.fixture(scope="session")
-def tiny_world(tmp_path_factory, cli_env):
+def tiny_world(spark, tmp_path_factory):
     """The synthetic world of ``conf/synth/tiny.toml`` (seed 42), generated once per test run
-    with ``rmf synth --profile tiny`` in a subprocess; returns the output directory (raw/,
-    reference/, truth/, synth_manifest.json; see docs/synthetic-world.md)."""
-    import subprocess
+    by the command line's entry point (``rmf synth --profile tiny``, run in this process so
+    that it uses the test session rather than starting a JVM of its own); returns the output
+    directory (raw/, reference/, truth/, synth_manifest.json; see docs/synthetic-world.md)."""
+    from rmf_spark.cli import main
 
     out = tmp_path_factory.mktemp("tiny_world")
-    cmd = [
-        str(Path(sys.executable).parent / "rmf"), "synth", "--profile", "tiny", "--out", str(out),
-        "--set", "spark.master=local[2]", "--set", "spark.shuffle_partitions=2",
-        "--set", "spark.ui_enabled=false", "--set", "spark.driver_memory=2g",
-    ]  # fmt: skip
-    done = subprocess.run(cmd, env=cli_env, cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-4000:]
+    assert main(["synth", "--profile", "tiny", "--out", str(out)]) == 0
     return out
+
+
+class Demo(NamedTuple):
+    """The demo chain run once on the tiny world: its output directory, the summary it
+    returned, the profile it ran with (its lake is ``out/lake``) and the days it processed."""
+
+    out: Path
+    summary: dict[str, Any]
+    cfg: Any  # rmf_spark.config.RmfConfig
+    days: list[dt.date]
+
+
+@pytest.fixture(scope="session")
+def tiny_demo(spark, test_config, tiny_world, tmp_path_factory) -> Demo:
+    """``run_demo`` on the tiny world's first day (every MNO, in the test session), once per
+    test run: the end-to-end test checks its summary, the D- and C-layer acceptance tests read
+    its lake instead of loading the world again. A second day would double the time; what it
+    adds is tested on its own: a time point uses its own date's probabilities
+    (tests/slayer/test_present_population.py), a rerun reuses the footprints
+    (tests/clayer/test_runner_multimno.py)."""
+    from rmf_spark.demo import demo_config, run_demo
+    from rmf_spark.synth.profile import load_profile
+
+    out = tmp_path_factory.mktemp("demo")
+    overrides = {
+        "spark.master": test_config.spark.master,
+        "spark.shuffle_partitions": test_config.spark.shuffle_partitions,
+    }
+    profile = load_profile("tiny", overrides={"n_days": 1})
+    summary = run_demo(profile, out, overrides=overrides, world_dir=tiny_world, echo=lambda _: None)
+    cfg = demo_config(None, overrides, out.resolve(), [m.mno_id for m in profile.mnos])
+    return Demo(out, summary, cfg, [profile.start_date])
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that needs the synthetic world (directly or through the demo) is slow, so
+    ``-m "not slow"`` never generates it."""
+    for item in items:
+        if "tiny_world" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

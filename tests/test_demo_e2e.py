@@ -11,16 +11,8 @@ STAGES = ["synth", "ingest", "convergence", "present_population", "release", "ev
 
 
 @pytest.fixture(scope="module")
-def summary(spark, test_config, tiny_world, tmp_path_factory):
-    from rmf_spark.demo import run_demo
-
-    out = tmp_path_factory.mktemp("demo")
-    overrides = {
-        "spark.master": test_config.spark.master,
-        "spark.shuffle_partitions": test_config.spark.shuffle_partitions,
-    }
-    result = run_demo("tiny", out, overrides=overrides, world_dir=tiny_world, echo=lambda _: None)
-    return out, result
+def summary(tiny_demo):
+    return tiny_demo.out, tiny_demo.summary
 
 
 @pytest.mark.slow

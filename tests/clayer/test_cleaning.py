@@ -38,9 +38,10 @@ def test_flags_on_rows(spark):
         event("d4", f"{DAY}T11:00:00", "broken"),
         event("d5", f"{DAY}T11:00:00", "a", mcc=208),
     ]
+    # cached: read by four comparisons below (each a sort and a collect)
     flagged = cleaning.flag_events(
         events_df(spark, ev), _cell_version(spark), date=DAY, cleaning=CleaningSettings()
-    )
+    ).cache()
     flags = [
         "unknown_cell",
         "cell_not_valid",
@@ -106,6 +107,7 @@ def test_flags_on_rows(spark):
         ignore_row_order=True,
         ignore_nullable=True,
     )
+    flagged.unpersist()
 
 
 def test_event_coordinates_get_their_tile(spark):

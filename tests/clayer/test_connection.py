@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
-from rmf_spark.clayer import cells, connection, footprint, grid
+from rmf_spark.clayer import cells, connection, footprint
 from rmf_spark.clayer.settings import PriorSettings, PruningSettings, RadioSettings
-from tests.clayer.helpers import X0, Y0, cell, cells_df, square_wkt, territory_df
+from tests.clayer.helpers import X0, Y0, cell, cells_df
 
 SETTINGS = settings(
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -68,15 +68,6 @@ def test_probabilities_sum_to_one(spark, rows, kind, max_cells, best_share, weig
     assert set(pdf.tile_id) == {t for _, t, _ in rows}
 
 
-@pytest.fixture(scope="module")
-def grid3(spark):
-    g = grid.generate_grid(
-        territory_df(spark, square_wkt(X0, Y0, 3000, 3000)), buffer_m=0.0
-    ).cache()
-    yield g
-    g.unpersist()
-
-
 @settings(
     max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -93,14 +84,14 @@ def grid3(spark):
         max_size=6,
     )
 )
-def test_real_footprints_probabilities_sum_to_one(spark, grid3, network):
+def test_real_footprints_probabilities_sum_to_one(spark, grid_3km, network):
     radio, pruning = RadioSettings(), PruningSettings()
     rows = [
         cell(f"c{i}", X0 + x, Y0 + y, directional=d, azimuth_deg=az, cell_type=t, range_m=None)
         for i, (x, y, d, az, t) in enumerate(network)
     ]
     prepared = cells.prepare_cells(cells_df(spark, rows), radio=radio, pruning=pruning)
-    fp = footprint.cell_footprint(prepared, grid3, radio_settings=radio, pruning=pruning)
+    fp = footprint.cell_footprint(prepared, grid_3km, radio_settings=radio, pruning=pruning)
     probs = connection.connection_probability(
         connection.prune(fp, pruning=pruning), prior=PriorSettings(kind="network")
     )
@@ -109,13 +100,13 @@ def test_real_footprints_probabilities_sum_to_one(spark, grid3, network):
     assert pdf.tile_id.nunique() == covered
 
 
-def test_land_use_prior_from_table(spark, grid3):
-    lu = grid3.select(
+def test_land_use_prior_from_table(spark, grid_3km):
+    lu = grid_3km.select(
         "inspire_100m",
         F.when(F.col("x_ll") < X0 + 1500, "residential").otherwise("water").alias("land_use"),
     )
     prior = PriorSettings(kind="land_use")
-    tp = connection.land_use_prior(lu, grid3, prior=prior)
+    tp = connection.land_use_prior(lu, grid_3km, prior=prior)
     assert_df_equality(
         tp.groupBy("prior_weight").count(),
         spark.createDataFrame([(1.0, 450), (0.0, 450)], "prior_weight double, count long"),
@@ -126,5 +117,5 @@ def test_land_use_prior_from_table(spark, grid3):
 
     bad = lu.withColumn("land_use", F.lit("lava"))
     with pytest.raises(InputDataError) as exc:
-        connection.land_use_prior(bad, grid3, prior=prior)
+        connection.land_use_prior(bad, grid_3km, prior=prior)
     assert exc.value.code == "LAND_USE_WEIGHT_MISSING"

@@ -16,20 +16,11 @@ RADIO = RadioSettings()
 PRUNE = PruningSettings(dominance_threshold=0.0)
 
 
-@pytest.fixture(scope="module")
-def small_grid(spark):
-    g = grid.generate_grid(
-        territory_df(spark, square_wkt(X0, Y0, 3000, 3000)), buffer_m=0.0
-    ).cache()
-    yield g
-    g.unpersist()
-
-
-def test_grid_codes_ids_and_extent(spark, small_grid):
-    assert small_grid.count() == 900
-    assert small_grid.select("tile_id").distinct().count() == 900
+def test_grid_codes_ids_and_extent(spark, grid_3km):
+    assert grid_3km.count() == 900
+    assert grid_3km.select("tile_id").distinct().count() == 900
     assert_df_equality(
-        small_grid.where((F.col("x_ll") == X0 + 1200) & (F.col("y_ll") == Y0 + 300)),
+        grid_3km.where((F.col("x_ll") == X0 + 1200) & (F.col("y_ll") == Y0 + 300)),
         spark.createDataFrame(
             [(30012 * 2**20 + 20003, "100mN20003E30012", "1kmN2000E3001",
               3001 * 2**20 + 2000, X0 + 1200, Y0 + 300)],
@@ -37,7 +28,7 @@ def test_grid_codes_ids_and_extent(spark, small_grid):
         ),
         ignore_nullable=True,
     )  # fmt: skip
-    assert small_grid.select(F.countDistinct("tile_1km_id")).first()[0] == 9
+    assert grid_3km.select(F.countDistinct("tile_1km_id")).first()[0] == 9
 
 
 def test_grid_follows_polygon_not_bbox(spark):
@@ -49,7 +40,7 @@ def test_grid_follows_polygon_not_bbox(spark):
     assert g.where(F.col("x_ll") + F.col("y_ll") > X0 + Y0 + 2000).count() == 0
 
 
-def test_tile_zone_each_tile_once_per_level(spark, small_grid):
+def test_tile_zone_each_tile_once_per_level(spark, grid_3km):
     zones = spark.createDataFrame(
         [
             ("R1", 1, square_wkt(X0 - 10, Y0 - 10, 3020, 3020)),
@@ -58,7 +49,7 @@ def test_tile_zone_each_tile_once_per_level(spark, small_grid):
         ],
         "zone_id string, zone_level int, wkt string",
     )
-    tz = grid.tile_zone(small_grid, zones)
+    tz = grid.tile_zone(grid_3km, zones)
     assert_df_equality(
         tz.groupBy("zone_level", "zone_id").count(),
         spark.createDataFrame(
@@ -71,16 +62,16 @@ def test_tile_zone_each_tile_once_per_level(spark, small_grid):
     assert tz.groupBy("tile_id", "zone_level").count().where("count > 1").count() == 0
 
 
-def _footprint(spark, small_grid, rows):
+def _footprint(spark, grid_3km, rows):
     prepared = cells.prepare_cells(cells_df(spark, rows), radio=RADIO, pruning=PRUNE)
-    return footprint.cell_footprint(prepared, small_grid, radio_settings=RADIO, pruning=PRUNE)
+    return footprint.cell_footprint(prepared, grid_3km, radio_settings=RADIO, pruning=PRUNE)
 
 
-def test_omni_footprint_symmetric_decreasing_and_within_range(spark, small_grid):
+def test_omni_footprint_symmetric_decreasing_and_within_range(spark, grid_3km):
     cx, cy = X0 + 1500, Y0 + 1500  # a tile corner: tile centres sit symmetrically around it
-    fp = _footprint(spark, small_grid, [cell("o", cx, cy, range_m=1000.0)])
+    fp = _footprint(spark, grid_3km, [cell("o", cx, cy, range_m=1000.0)])
     pdf = (
-        fp.join(small_grid, "tile_id")
+        fp.join(grid_3km, "tile_id")
         .select(
             (F.col("x_ll") + 50 - cx).alias("dx"),
             (F.col("y_ll") + 50 - cy).alias("dy"),
@@ -98,14 +89,14 @@ def test_omni_footprint_symmetric_decreasing_and_within_range(spark, small_grid)
     assert (by_r.diff().dropna() < 0).all()  # decreasing with distance
 
 
-def test_directional_footprint_front_and_back(spark, small_grid):
+def test_directional_footprint_front_and_back(spark, grid_3km):
     cx, cy = X0 + 1550, Y0 + 1550  # a tile centre
     rows = [
         cell("d", cx, cy, directional=True, azimuth_deg=90.0, tilt_deg=0.0, beam_h_deg=65.0,
              beam_v_deg=9.0, antenna_height_m=0.0, range_m=1000.0),
         cell("o", cx, cy, antenna_height_m=0.0, range_m=1000.0),
     ]  # fmt: skip
-    fp = _footprint(spark, small_grid, rows)
+    fp = _footprint(spark, grid_3km, rows)
     front = grid.tile_id_of_xy(F.lit(cx + 500.0), F.lit(cy))
     back = grid.tile_id_of_xy(F.lit(cx - 500.0), F.lit(cy))
     got = {
@@ -125,11 +116,11 @@ def test_directional_footprint_front_and_back(spark, small_grid):
     assert got[("d", "back")] - got[("o", "back")] == pytest.approx(-30.0, abs=1e-6)
 
 
-def test_candidate_pairs_use_a_spatial_join_not_a_cross_join(spark, small_grid):
+def test_candidate_pairs_use_a_spatial_join_not_a_cross_join(spark, grid_3km):
     prepared = cells.prepare_cells(
         cells_df(spark, [cell("a", X0 + 100, Y0 + 100)]), radio=RADIO, pruning=PRUNE
     )
-    plan = footprint.candidate_pairs(prepared, small_grid)._jdf.queryExecution().executedPlan()
+    plan = footprint.candidate_pairs(prepared, grid_3km)._jdf.queryExecution().executedPlan()
     text = plan.toString()
     assert "BroadcastIndexJoin" in text or "RangeJoin" in text or "DistanceJoin" in text
     assert "CartesianProduct" not in text and "BroadcastNestedLoopJoin" not in text

@@ -123,6 +123,7 @@ def mm_run(spark, test_config, tmp_path_factory):
     return cfg, first, second
 
 
+@pytest.mark.slow
 def test_multimno_sample_through_the_c_layer(spark, mm_run):
     cfg, summary, again = mm_run
     assert summary["cells_active"] == 30  # one plan row per cell on the day

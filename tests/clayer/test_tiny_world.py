@@ -1,50 +1,31 @@
 """Acceptance on the tiny synthetic world: do true positions fall in the serving cell's footprint?
 
-Cells go through the D-layer (``run_ingest_cells``) and the C-layer (``run_convergence``) on the
-world's first day. The truth has positions per person at hourly time points, not per event, so
-the events compared are those within ``WINDOW_S`` of a time point (read from the raw CSV,
-their MSISDN linked to the person by ``truth/devices``). Reported: the share of those events
-whose true tile has P(tile | cell) > 0 for the event's cell. (Persons moving between the
-time point and the event blur the figure; the wider the window, the lower it is.)
+Cells and events went through the D-layer and the C-layer in the demo chain (``tiny_demo``,
+whose lake this test reads); the figure is taken on the world's first day. The truth has
+positions per person at hourly time points, not per event, so the events compared are those
+within ``WINDOW_S`` of a time point (read from the raw CSV, their MSISDN linked to the person
+by ``truth/devices``). Reported: the share of those events whose true tile has
+P(tile | cell) > 0 for the event's cell. (Persons moving between the time point and the event
+blur the figure; the wider the window, the lower it is.)
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 from pyspark.sql import functions as F
 
 from rmf_spark import tables
 from rmf_spark.clayer.grid import tile_id_of_xy
-from rmf_spark.clayer.runner import run_convergence
-from rmf_spark.config import load_config
 from rmf_spark.lake import read_delta
-from tests.conftest import ROOT
 
 MNO = "mno_a"
 WINDOW_S = 300
 
 
-def test_true_positions_lie_in_the_footprint(spark, test_config, tiny_world, tmp_path):
-    from rmf_spark.dlayer.runner import run_ingest_cells
-
+def test_true_positions_lie_in_the_footprint(spark, tiny_world, tiny_demo):
     day = json.loads((tiny_world / "synth_manifest.json").read_text())["start_date"]
-    cfg = load_config(
-        ROOT / "conf" / "local.toml",
-        overrides={
-            **{f"spark.{k}": v for k, v in test_config.spark.model_dump().items()},
-            "lake.root": str(tmp_path / "lake"),
-            "ingest.mno": {
-                MNO: {"raw_dir": str(tiny_world / "raw" / MNO), "profile": "inputs/mno_a.toml"}
-            },
-            "convergence.reference_dir": str(tiny_world / "reference"),
-        },
-    )
-    run_ingest_cells(spark, cfg, mno=MNO)
-    summary = run_convergence(spark, cfg, mno=MNO, date=dt.date.fromisoformat(day))
-    assert summary["footprints_computed"] > 0
-
+    cfg = tiny_demo.cfg
     raw = (
         spark.read.option("sep", ";")
         .option("header", True)

@@ -1,4 +1,8 @@
-"""Acceptance: the D-layer on the tiny synthetic world, compared with its fault truth tags."""
+"""Acceptance: the D-layer on the tiny synthetic world, compared with its fault truth tags.
+
+The world is loaded once, by the demo chain (``tiny_demo``: every MNO, the world's first
+day); this test reads that lake's bronze tables and load audit.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,6 @@ import re
 import pytest
 
 from rmf_spark import lake, tables
-from rmf_spark.dlayer.runner import run_ingest
-from tests.dlayer.conftest import make_config
 
 QUARANTINED = {
     "null_mandatory": "NULL_MANDATORY",
@@ -32,37 +34,42 @@ def _days(events_dir):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mno", ["mno_a", "mno_b"])
-def test_ingest_events_matches_fault_truth_tags(spark, test_config, tmp_path, tiny_world, mno):
+def test_ingest_events_matches_fault_truth_tags(spark, tiny_world, tiny_demo, mno):
     events_dir = tiny_world / "raw" / mno / "events"
     if not events_dir.is_dir():
         pytest.fail(f"tiny world has no raw events for {mno}")
-    cfg = make_config(test_config, tmp_path / "lake", tiny_world / "raw")
+    cfg = tiny_demo.cfg
+
+    def table(name):
+        return tables.CATALOG[f"bronze/{name}"].read(spark, cfg, mno=mno)
+
     tags = lake.read_delta(spark, str(tiny_world / "truth" / "fault_tags")).where(
         f"mno_id = '{mno}'"
     )
-    tag = {(str(r["record_id"]), r["fault_kind"]) for r in tags.collect()}
-    for day in _days(events_dir)[:1]:  # one day keeps the suite short
-        c = run_ingest(spark, cfg, mno=mno, date=day)
-        assert c.rows_read == c.rows_bronze + c.rows_quarantined + c.duplicates_removed
+    audit = {r["date"]: r for r in table("load_audit").collect()}
+    assert sorted(audit) == tiny_demo.days  # one load per day the demo processed
+    assert set(tiny_demo.days) <= set(_days(events_dir))
+    faults = 0
+    for day in tiny_demo.days:
+        c = audit[day]
+        assert c["rows_read"] == c["rows_bronze"] + c["rows_quarantined"] + c["duplicates_removed"]
         q = {
             str(r["record_id"]): r["reason_codes"]
-            for r in tables.QUARANTINE.read(spark, cfg, mno=mno).where(f"date = '{day}'").collect()
+            for r in table("quarantine").where(f"date = '{day}'").collect()
         }
         day_tags = {
             (str(r["record_id"]), r["fault_kind"]) for r in tags.where(f"date = '{day}'").collect()
         }
+        faults += len(day_tags)
         expected = {rid: QUARANTINED[k] for rid, k in day_tags if k in QUARANTINED}
         for rid, code in expected.items():
-            assert rid in q and code in q[rid], (rid, code, q.get(rid))
+            assert rid in q and code in q[rid], (day, rid, code, q.get(rid))
         assert set(q) == set(expected), "no clean row is quarantined"
         n_dup = sum(1 for _, k in day_tags if k == "exact_duplicate")
-        assert c.duplicates_removed == n_dup
+        assert c["duplicates_removed"] == n_dup
         bronze_ids = {
             str(r[0])
-            for r in tables.EVENTS.read(spark, cfg, mno=mno)
-            .where(f"date = '{day}'")
-            .select("record_id")
-            .collect()
+            for r in table("events").where(f"date = '{day}'").select("record_id").collect()
         }
         assert {rid for rid, k in day_tags if k in LATER} <= bronze_ids
-    assert tag  # the world has faults at all
+    assert faults  # the world has faults at all

@@ -16,26 +16,12 @@ def _result(stdout: str) -> dict:
 
 
 @pytest.mark.slow
-def test_spark_submit_runs_a_job_and_keeps_the_command_line_master(tmp_path, cli_env):
-    # The profile says local[*]; the command line says local[1] and must win.
-    env = {**cli_env, "SPARK_SUBMIT_ARGS": "--master local[1] --driver-memory 1g"}
-    out = subprocess.run(
-        [str(ROOT / "spark-submit.sh"), "selfcheck_distributed", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = _result(out.stdout)
-    assert result["ok"], result
-    assert result["master"] == "local[1]"
-    assert (tmp_path / "selfcheck_counts" / "_delta_log").is_dir()
-
-
-@pytest.mark.slow
-def test_local_cluster_runs_join_delta_and_pandas_udf_in_separate_executors(tmp_path, cli_env):
+def test_spark_submit_keeps_the_command_line_master_and_runs_in_separate_executors(
+    tmp_path, cli_env
+):
+    """One spark-submit run: the profile says local[*], the command line a local cluster (a
+    driver and two executor JVMs) and must win; the spatial join, the Delta write and the
+    pandas UDF run in the executors."""
     env = {**cli_env, "SPARK_SUBMIT_ARGS": "--master local-cluster[2,1,1024] --driver-memory 1g"}
     out = subprocess.run(
         [str(ROOT / "spark-submit.sh"), "selfcheck_distributed", "--out", str(tmp_path)],
@@ -50,6 +36,7 @@ def test_local_cluster_runs_join_delta_and_pandas_udf_in_separate_executors(tmp_
     assert result["master"] == "local-cluster[2,1,1024]"
     assert result["block_managers"] == 3  # the driver and two executor JVMs
     assert result["ok"], result
+    assert (tmp_path / "selfcheck_counts" / "_delta_log").is_dir()
 
 
 def test_spark_submit_unknown_job_is_a_clear_error(cli_env):

@@ -94,6 +94,7 @@ def test_run_release_exports_have_no_device_ids(spark, released):
     assert len(csv) == len(released["table"])
 
 
+@pytest.mark.slow
 def test_present_population_notebook_runs_on_released_csv(released, monkeypatch):
     import nbformat
     from nbclient import NotebookClient

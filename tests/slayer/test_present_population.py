@@ -126,3 +126,27 @@ def test_compute_naive_ties_go_to_smallest_tile(spark):
     assert_df_equality(
         got, spark.createDataFrame([(T0, 4, 5.0)], TILE_DEVICES), ignore_nullable=True
     )
+
+
+def test_each_time_point_uses_the_probabilities_of_its_own_date(spark):
+    """Cell A covers tile 1 on the first day and tile 2 on the next (a new plan)."""
+    t1 = T0.replace(day=T0.day + 1)
+    counts = spark.createDataFrame(
+        [(T0, "A", "v1", 5), (t1, "A", "v1", 7)],
+        "time_point timestamp, cell_id string, footprint_version string, devices long",
+    )
+    cp = spark.createDataFrame(
+        [("A", "v1", 1, 1.0, 1.0, T0.date()), ("A", "v1", 2, 1.0, 1.0, t1.date())],
+        "cell_id string, footprint_version string, tile_id long, p_cell_given_tile double, "
+        "p_tile_given_cell double, date date",
+    )
+    expected = spark.createDataFrame([(T0, 1, 5.0), (t1, 2, 7.0)], TILE_DEVICES)
+    em = compute_em_tile_devices(
+        counts,
+        connection_probability=cp,
+        settings=PresentPopulationSettings(),
+        dominance_steepness=0.2,
+    )
+    naive = compute_naive_tile_devices(counts, connection_probability=cp)
+    for got in (em, naive):
+        assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)

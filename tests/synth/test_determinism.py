@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from chispa import assert_df_equality
 
 from rmf_spark.synth import generate_world, load_profile
@@ -17,6 +18,7 @@ def _hashes(root):
     }
 
 
+@pytest.mark.slow
 def test_generate_world_same_seed_same_raw_bytes(spark, tmp_path):
     prof = load_profile(
         "tiny",
