@@ -1,5 +1,4 @@
-# rmf_spark: the two set-up commands are `make demo` and `make test` (`make test-fast` while
-# developing).
+# rmf_spark: the two set-up commands are `make demo` and `make test`.
 # Each creates .venv if absent, installs the package with its dev extras, fills the JAR cache
 # (Maven Central, once), then runs the demo / the test suite.
 
@@ -11,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: install jars demo test test-fast lint format doctor clean bench
+.PHONY: install jars demo test test-fast test-reliability lint format doctor clean bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,18 +37,24 @@ test: install jars
 	$(VENV)/bin/pytest
 
 # The inner loop: every test but the slow ones (the synthetic world and the demo chain on it,
-# spark-submit, the notebook); `make test` runs them all.
+# spark-submit, the notebook); `make test` runs them all but the reliability suite.
 test-fast: install jars
 	$(VENV)/bin/ruff check $(SRC)
 	$(VENV)/bin/pytest -m "not slow"
 
+# Every stage killed after each of its writes and rerun (tests/reliability; CI runs it too).
+test-reliability: install jars
+	$(VENV)/bin/pytest -m reliability tests/reliability
+
 # Benchmarks (bench/*.py print one JSON object each; see README "Benchmarks"). BENCH_SCALE
 # shrinks the bench profile for synth and pipeline (1 = the full profile: hours on 2 cores).
 BENCH_SCALE ?= 0.1
+BENCH_PP_SCALE ?= 0.05
 bench: install jars
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/ingest.py --rows 1000000
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/synth.py --scale $(BENCH_SCALE)
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/pipeline.py --scale $(BENCH_SCALE)
+	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/present_population.py --scale $(BENCH_PP_SCALE)
 
 lint: install
 	$(VENV)/bin/ruff check $(SRC)

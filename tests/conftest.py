@@ -75,7 +75,12 @@ def tiny_demo(spark, test_config, tiny_world, tmp_path_factory) -> Demo:
 
 def pytest_collection_modifyitems(config, items):
     """Every test that needs the synthetic world (directly or through the demo) is slow, so
-    ``-m "not slow"`` never generates it."""
+    ``-m "not slow"`` never generates it; every test of the killed-and-rerun chain
+    (``clean_run``, tests/reliability) is ``reliability``: `make test-reliability` runs them."""
     for item in items:
-        if "tiny_world" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "tiny_world" in names:
+            item.add_marker(pytest.mark.slow)
+        if "clean_run" in names:
+            item.add_marker(pytest.mark.reliability)
             item.add_marker(pytest.mark.slow)
