@@ -288,11 +288,18 @@ def _mno_events(
     )
 
 
+def _period_s(prof: SynthProfile) -> tuple[int, int]:
+    """UTC epoch seconds ``[start, end)`` of the truth period: ``n_days`` from the first day
+    00:00 UTC (the time points of ``truth/positions``, the clip of ``truth/stays``)."""
+    start = int(dt.datetime.combine(prof.start_date, dt.time(), dt.UTC).timestamp())
+    return start, start + prof.n_days * 86400
+
+
 def _truth_positions(w: _World, schedules: DataFrame, devices: DataFrame) -> None:
     """``truth/positions``, then (from the written table) the aggregates over positions."""
     prof, truth = w.prof, w.out / "truth"
     with w.timer.stage("truth"):
-        period_start = int(dt.datetime.combine(prof.start_date, dt.time(), dt.UTC).timestamp())
+        period_start, _ = _period_s(prof)
         n_points = prof.n_days * 86400 // prof.truth_step_s
         positions = tr.to_positions(schedules, t=w.terr, start_s=period_start,
                                     step_s=prof.truth_step_s, n_points=n_points)  # fmt: skip
@@ -412,6 +419,13 @@ def _generate(
         truth / "od_flows",
         "truth",
     )
+    period_start, period_end = _period_s(prof)
+    jobs.write(
+        tr.to_stays(schedules, persons, muni_region=muni_region, start_s=period_start,
+                    end_s=period_end),
+        truth / "stays",
+        "truth",
+    )  # fmt: skip
     jobs.write(residents, truth / "residents", "truth")
     jobs.write(
         tr.compute_register(residents, zones, noise_sd=noise, seed=seed),

@@ -1,16 +1,17 @@
-"""Ground truth: true positions at time points and everything aggregated from them.
+"""Ground truth: true positions at time points, true stays, and aggregates of them.
 
 Positions are evaluated on the schedules at ``t_i = period_start + i * truth_step_s`` (UTC);
 a person abroad (outbound) or a visitor outside the stay has no row at that time point.
-Aggregates count persons (present population) or devices (per MNO) per area, OD trips per
-local day, residents by home at the start of the period.
+Stays are the schedules' waits at a stop, merged while the person stays put (see
+:func:`to_stays`). Aggregates count persons (present population) or devices (per MNO) per
+area, OD trips per local day, residents by home at the start of the period.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from rmf_spark.synth.rng import spark_normal
@@ -19,6 +20,7 @@ from rmf_spark.synth.territory import Territory, municipality_id, region_id
 
 __all__ = [
     "POSITION_SCHEMA",
+    "STAY_ACTIVITIES",
     "compute_market_share",
     "compute_od_flows",
     "compute_present_devices",
@@ -27,6 +29,7 @@ __all__ = [
     "compute_residents",
     "inspire_100m",
     "to_positions",
+    "to_stays",
 ]
 
 POSITION_SCHEMA = (
@@ -94,6 +97,90 @@ def to_positions(
         inspire_1km(F.col("x"), F.col("y")).alias("inspire_1km"),
         "municipality_id",
         "region_id",
+    )
+
+
+#: activity of a true stay: at home (a visitor's accommodation), at work, at a visitor's sight,
+#: at another activity (stop B of the schedule)
+STAY_ACTIVITIES = ("home", "work", "sight", "other")
+
+
+def to_stays(
+    schedules: DataFrame,
+    persons: DataFrame,
+    *,
+    muni_region: dict[str, str],
+    start_s: int,
+    end_s: int,
+) -> DataFrame:
+    """True stays: ``person_id, start_ts, end_ts, activity, x, y, municipality_id, region_id``.
+
+    A person-day waits at its four stops on ``[k0, k1)`` (home), ``[k2, k3)`` (stop A: work,
+    or a sight for a visitor), ``[k4, k5)`` (stop B, ``other``) and ``[k6, k7)`` (home); an
+    absent stop has zero length and is dropped. Consecutive waits of a person that touch
+    (``end = next start``) at the same point are one stay: the night at home across local
+    midnight (``k7`` of a day is ``k0`` of the next), or the whole day at home when nothing
+    is planned. A day abroad or outside a visit has no schedule, so it breaks the stay; a
+    migrant's move is a jump at midnight, so the old and the new home are two stays. Stays are
+    clipped to ``[start_s, end_s)`` (UTC epoch seconds: the period of ``truth/positions``).
+
+    Parameters
+    ----------
+    schedules
+        :data:`rmf_spark.synth.schedules.SCHEDULE_SCHEMA` rows.
+    persons
+        ``person_id, is_tourist`` (stop A of a visitor is a sight, of a resident the work).
+    muni_region
+        Municipality id -> region id.
+    start_s, end_s
+        The period the stays are clipped to.
+    """
+    region = F.create_map(*[F.lit(v) for kv in sorted(muni_region.items()) for v in kv])
+    stop_a = F.when(F.col("is_tourist"), F.lit("sight")).otherwise(F.lit("work"))
+    stops = F.array(*[
+        F.struct(
+            F.col(f"k{2 * i}").alias("s"),
+            F.col(f"k{2 * i + 1}").alias("e"),
+            F.col(f"p{i}x").alias("x"),
+            F.col(f"p{i}y").alias("y"),
+            F.col(f"z{i}").alias("municipality_id"),
+            activity.alias("activity"),
+        )
+        for i, activity in enumerate([F.lit("home"), stop_a, F.lit("other"), F.lit("home")])
+    ])  # fmt: skip
+    waits = (
+        schedules.join(persons.select("person_id", "is_tourist"), "person_id")
+        .select("person_id", F.inline(stops))
+        .where(F.col("e") > F.col("s"))
+    )
+    # a new stay starts where the previous wait does not end here, or ends elsewhere
+    w = Window.partitionBy("person_id").orderBy("s")
+    new = (
+        F.lag("e").over(w).isNull()
+        | (F.lag("e").over(w) != F.col("s"))
+        | (F.lag("x").over(w) != F.col("x"))
+        | (F.lag("y").over(w) != F.col("y"))
+    )
+    run = F.sum(new.cast("int")).over(w.rowsBetween(Window.unboundedPreceding, 0))
+    stays = (
+        waits.withColumn("_run", run)
+        .groupBy("person_id", "_run")
+        .agg(
+            F.greatest(F.min("s"), F.lit(float(start_s))).alias("s"),
+            F.least(F.max("e"), F.lit(float(end_s))).alias("e"),
+            F.min_by(F.struct("x", "y", "municipality_id", "activity"), "s").alias("_at"),
+        )
+        .where(F.col("e") > F.col("s"))
+    )
+    return stays.select(
+        "person_id",
+        F.timestamp_seconds("s").alias("start_ts"),
+        F.timestamp_seconds("e").alias("end_ts"),
+        "_at.activity",
+        "_at.x",
+        "_at.y",
+        "_at.municipality_id",
+        region[F.col("_at.municipality_id")].alias("region_id"),
     )
 
 

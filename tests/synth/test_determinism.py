@@ -30,7 +30,7 @@ def test_generate_world_same_seed_same_raw_bytes(spark, tmp_path):
     h1, h2 = _hashes(tmp_path / "a"), _hashes(tmp_path / "b")
     assert len(h1) == 4 and h1 == h2
     assert m1["counts"] == m2["counts"]
-    for table in ("truth/positions", "truth/fault_tags", "truth/devices"):
+    for table in ("truth/positions", "truth/stays", "truth/fault_tags", "truth/devices"):
         a = spark.read.format("delta").load(str(tmp_path / "a" / table))
         b = spark.read.format("delta").load(str(tmp_path / "b" / table))
         assert_df_equality(a, b, ignore_row_order=True)
