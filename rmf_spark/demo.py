@@ -1,9 +1,10 @@
 """``rmf demo``: the whole chain on a synthetic world, with accuracy against its truth.
 
-synth -> ingest (cells, then each day) -> convergence (each day) -> present population ->
-release -> evaluate, for every MNO of the profile, in one Spark session. Progress is printed
-per stage; ``DIR/summary.json`` holds the seconds per stage, the D-layer accounting per MNO,
-the accuracy block and the report path.
+synth -> ingest (cells, then each day) -> convergence (each day) -> present population (EM,
+naive) -> device-level inference (each day; then the ``hmm`` present population from its
+posteriors) -> release -> evaluate, for every MNO of the profile, in one Spark session.
+Progress is printed per stage; ``DIR/summary.json`` holds the seconds per stage, the D-layer
+accounting and the device-stage metrics per MNO, the accuracy block and the report path.
 
 The pseudonymisation key is drawn at random for the run (the demo has no key to protect) and
 is never written anywhere.
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 
 __all__ = ["run_demo"]
 
+#: the present-population estimators from cell counts (the device stage adds ``hmm``)
+COUNTS = ("em", "naive")
+
 
 def demo_config(
     config_path: str | Path | None, user_overrides: dict[str, Any], out: Path, mnos: list[str]
@@ -49,6 +53,9 @@ def demo_config(
     return load_config(config_path, overrides={**overrides, **user_overrides})
 
 
+_N_STAGES = 7
+
+
 class _Stages:
     def __init__(self, echo: Callable[[str], None]) -> None:
         self.seconds: dict[str, float] = {}
@@ -56,7 +63,7 @@ class _Stages:
 
     @contextmanager
     def stage(self, name: str, what: str) -> Iterator[None]:
-        self.echo(f"[{len(self.seconds) + 1}/6] {name}: {what} ...")
+        self.echo(f"[{len(self.seconds) + 1}/{_N_STAGES}] {name}: {what} ...")
         t0 = time.perf_counter()
         yield
         took = time.perf_counter() - t0
@@ -72,13 +79,28 @@ def _pooled(per_mno: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return round(sum(vals) / len(vals), 6) if vals else None
 
     blocks = [a["present_population"] for a in per_mno.values()]
-    return {
+    methods = [m for m in ("em", "naive", "hmm") if all(m in b for b in blocks)]
+    pooled: dict[str, Any] = {
         "present_population": {
             m: {k: mean([b[m][k] for b in blocks]) for k in ("nae_1km", "nae_zone")}
-            for m in ("em", "naive")
+            for m in methods
         }
         | {"population_nae_zone": mean([b["population_nae_zone"] for b in blocks])}
     }
+    if "hmm" in methods:
+        cover = [b["hmm"]["interval_coverage"] for b in blocks]
+        pooled["present_population"]["hmm"]["interval_coverage"] = {
+            k: mean([c[k] for c in cover]) for k in cover[0]
+        }
+    devices = [a["device"] for a in per_mno.values() if "device" in a]
+    if devices:
+        pooled["device"] = {
+            "position_error_p50_m": mean([d["position_error_m"]["p50_m"] for d in devices]),
+            "position_error_p90_m": mean([d["position_error_m"]["p90_m"] for d in devices]),
+            "stay_recall": mean([d["stays"]["recall"] for d in devices]),
+            "stay_precision": mean([d["stays"]["precision"] for d in devices]),
+        }
+    return pooled
 
 
 def run_demo(
@@ -111,9 +133,10 @@ def run_demo(
     """
     from rmf_spark.clayer.runner import run_convergence
     from rmf_spark.dlayer.runner import run_ingest, run_ingest_cells
-    from rmf_spark.evaluate.runner import run_evaluate
+    from rmf_spark.evaluate.runner import run_evaluate, run_evaluate_device
     from rmf_spark.release.runner import run_release
     from rmf_spark.session import get_spark
+    from rmf_spark.slayer.device.runner import run_device
     from rmf_spark.slayer.present_population.runner import run_present_population
     from rmf_spark.synth.profile import SynthProfile, load_profile
     from rmf_spark.synth.runner import generate_world
@@ -161,9 +184,17 @@ def run_demo(
         for mno in mnos:
             for day in dates:
                 run_convergence(spark, cfg, mno=mno, date=day)
-    with stages.stage("present_population", f"hourly, {start} .. {end}"):
+    with stages.stage("present_population", f"EM and naive, hourly, {start} .. {end}"):
         for mno in mnos:
-            run_present_population(spark, cfg, mno=mno, start=start, end=end)
+            run_present_population(spark, cfg, mno=mno, start=start, end=end, methods=COUNTS)
+    device_days: dict[str, dict[str, Any]] = {}
+    with stages.stage("device", "segments, permanence, HMM posteriors; the hmm estimator"):
+        for mno in mnos:
+            for day in dates:
+                device_days.setdefault(mno, {})[str(day)] = run_device(
+                    spark, cfg, mno=mno, date=day
+                )["metrics"]
+            run_present_population(spark, cfg, mno=mno, start=start, end=end, methods=("hmm",))
     releases: dict[str, str] = {}
     with stages.stage("release", f"disclosure control (k = {cfg.release.k:g}) and exports"):
         for mno in mnos:
@@ -184,7 +215,11 @@ def run_demo(
                 truth_dir=out / "world" / "truth",
                 out=out / f"report_{mno}.html",
             )
-            per_mno[mno] = r["accuracy"]
+            per_mno[mno] = r["accuracy"] | {
+                "device": run_evaluate_device(
+                    spark, cfg, mno=mno, start=start, end=end, truth_dir=out / "world" / "truth"
+                )
+            }
             reports[mno] = str(r["report"])
 
     summary = {
@@ -192,6 +227,7 @@ def run_demo(
         "seed": manifest["seed"],
         "stages": {name: {"seconds": s} for name, s in stages.seconds.items()},
         "mno": accounting,
+        "device_metrics": device_days,
         "accuracy": _pooled(per_mno),
         "accuracy_by_mno": per_mno,
         "report": reports[mnos[0]],

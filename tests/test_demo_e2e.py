@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-STAGES = ["synth", "ingest", "convergence", "present_population", "release", "evaluate"]
+STAGES = [
+    "synth", "ingest", "convergence", "present_population", "device", "release", "evaluate",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +28,14 @@ def test_demo_summary_has_every_key_and_stage(summary):
     assert list(result["stages"]) == STAGES  # in run order
     assert all(s["seconds"] >= 0 for s in on_disk["stages"].values())
     acc = on_disk["accuracy"]["present_population"]
-    for method in ("em", "naive"):
-        assert set(acc[method]) == {"nae_1km", "nae_zone"}
-        assert all(0 <= v < 2 for v in acc[method].values())
+    for method in ("em", "naive", "hmm"):
+        assert {"nae_1km", "nae_zone"} <= set(acc[method])
+        assert all(0 <= acc[method][k] < 2 for k in ("nae_1km", "nae_zone"))
     assert 0 <= acc["population_nae_zone"] < 1
+    assert all(0 <= v <= 1 for v in acc["hmm"]["interval_coverage"].values())
+    device = on_disk["accuracy"]["device"]
+    assert 0 < device["position_error_p50_m"] <= device["position_error_p90_m"]
+    assert 0 < device["stay_recall"] <= 1 and 0 < device["stay_precision"] <= 1
     report = Path(on_disk["report"])
     assert report.is_file() and report.read_text().lstrip().lower().startswith("<!doctype html")
 
@@ -52,3 +58,28 @@ def test_demo_em_beats_naive_at_zone_level(summary):
     acc = result["accuracy"]["present_population"]
     assert acc["em"]["nae_zone"] < acc["naive"]["nae_zone"]
     assert acc["em"]["nae_1km"] < acc["naive"]["nae_1km"]
+
+
+@pytest.mark.slow
+def test_demo_device_stage_accounts_for_every_device_day(summary, spark, tiny_demo):
+    from rmf_spark import tables
+
+    _, result = summary
+    for mno, days in result["device_metrics"].items():
+        for day, metrics in days.items():
+            day_rows = tables.DEVICE_DAY.read(spark, tiny_demo.cfg, mno=mno).where(
+                f"date = DATE'{day}'"
+            )
+            statuses = sum(v for k, v in metrics.items() if k.startswith("device_days_"))
+            assert statuses == day_rows.count() > 0
+            devices = tables.EVENT_LOCATION.read(spark, tiny_demo.cfg, mno=mno).where(
+                f"date = DATE'{day}' AND usable"
+            )
+            # every device with a usable event that day has its device-day
+            assert (
+                devices.select("device_id")
+                .distinct()
+                .join(day_rows, "device_id", "left_anti")
+                .count()
+                == 0
+            )

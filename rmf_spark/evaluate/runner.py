@@ -7,6 +7,7 @@ the product's entry in :data:`EVALUATIONS`.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -17,10 +18,16 @@ from pyspark.sql import DataFrame, SparkSession
 from rmf_spark import lake, tables
 from rmf_spark.config import RmfConfig
 from rmf_spark.evaluate.accuracy import compute_accuracy, to_truth_devices, to_truth_population
+from rmf_spark.evaluate.device_accuracy import (
+    compute_position_errors,
+    compute_stay_recovery,
+    position_error_summary,
+    truth_device_map,
+)
 from rmf_spark.evaluate.report import write_report
 from rmf_spark.timerange import time_range_predicate
 
-__all__ = ["EVALUATIONS", "run_evaluate"]
+__all__ = ["EVALUATIONS", "run_evaluate", "run_evaluate_device"]
 
 
 def _present_population(
@@ -112,4 +119,68 @@ def run_evaluate(
         out=out,
     )
     estimates.unpersist()
+    return result
+
+
+def run_evaluate_device(
+    spark: SparkSession,
+    cfg: RmfConfig,
+    *,
+    mno: str,
+    start: datetime,
+    end: datetime,
+    truth_dir: str | Path,
+) -> dict[str, Any]:
+    """Device-level accuracy of ``<mno>``'s device stage in [start, end] against the truth.
+
+    Runs inside the MNO: the truth's devices are pseudonymised with the D-layer's key
+    (:func:`~rmf_spark.evaluate.device_accuracy.truth_device_map`), and only these summary
+    figures come out.
+
+    Returns
+    -------
+    dict
+        ``position_error_m`` (``count, mean_m, p50_m, p90_m`` of the distance between the
+        posterior mean and the true position at the time points) and ``stays`` (recall and
+        precision of the stay segments against true stays of at least 1 h, within 1 km).
+    """
+    from rmf_spark.dlayer.runner import mno_profile
+
+    tables.require(
+        spark, cfg, [tables.TIME_SEGMENTS, tables.LOCATION_POSTERIOR, tables.GRID], mno=mno
+    )
+    names = ("devices", "positions", "stays")
+    paths = {f"truth/{n}": lake.uri_join(truth_dir, n) for n in names}
+    lake.require_tables(spark, paths)
+    truth = {n: lake.read_delta(spark, paths[f"truth/{n}"]) for n in names}
+    days = [
+        start.date() + dt.timedelta(days=k) for k in range((end.date() - start.date()).days + 1)
+    ]
+    _, profile = mno_profile(cfg, mno)
+    device_person = truth_device_map(
+        truth["devices"],
+        mno=mno,
+        ingest=cfg.ingest,
+        dates=days,
+        identifier_pseudonymised=profile.events.identifier_pseudonymised,
+    ).cache()
+    grid = tables.GRID.read(spark, cfg)
+    window = time_range_predicate(start, end)
+    posteriors = tables.LOCATION_POSTERIOR.read(spark, cfg, mno=mno).where(window)
+    errors = compute_position_errors(
+        posteriors,
+        grid=grid,
+        truth_positions=truth["positions"].where(window),
+        device_person=device_person,
+    )
+    dates = f"date BETWEEN DATE'{days[0]}' AND DATE'{days[-1]}'"
+    stays = compute_stay_recovery(
+        tables.TIME_SEGMENTS.read(spark, cfg, mno=mno).where(dates),
+        grid=grid,
+        truth_stays=truth["stays"],
+        device_person=device_person,
+        window=(start, end + dt.timedelta(seconds=cfg.present_population.time_step_s)),
+    )
+    result = {"position_error_m": position_error_summary(errors), "stays": stays}
+    device_person.unpersist()
     return result
