@@ -181,6 +181,13 @@ def present_population(
     mno: MnoOption,
     start: StartOption,
     end: EndOption,
+    method: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--method",
+            help="estimator: em, naive, hmm (repeat; default: all whose inputs exist)",
+        ),
+    ] = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -192,7 +199,7 @@ def present_population(
 
     t0, t1 = parse_time_bound(start), parse_time_bound(end, end=True)
     spark, cfg = stage_session(config, set_)
-    summary = run_present_population(spark, cfg, mno=mno, start=t0, end=t1)
+    summary = run_present_population(spark, cfg, mno=mno, start=t0, end=t1, methods=method)
     typer.echo(json.dumps(summary, indent=2, default=str))
 
 
@@ -270,6 +277,13 @@ def demo(
     profile: ProfileOption,
     out: OutOption,
     seed: SeedOption = None,
+    device_days: Annotated[
+        int | None,
+        typer.Option(
+            "--device-days",
+            help="days the device stage runs on, from the first (default: all; 0: none)",
+        ),
+    ] = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -278,7 +292,15 @@ def demo(
     from rmf_spark.demo import run_demo
 
     overrides = dict(parse_override(o) for o in set_ or [])
-    run_demo(profile, out, seed=seed, config_path=config, overrides=overrides, echo=typer.echo)
+    run_demo(
+        profile,
+        out,
+        seed=seed,
+        config_path=config,
+        overrides=overrides,
+        device_days=device_days,
+        echo=typer.echo,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

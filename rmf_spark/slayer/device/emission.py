@@ -30,19 +30,20 @@ from rmf_spark.clayer.schemas import (
     Y_LL,
 )
 from rmf_spark.slayer.device.hmm import GRID_SPACING_M
-from rmf_spark.slayer.present_population.em import observation_structure
+from rmf_spark.slayer.present_population.em import observation_structure, row_keys
 from rmf_spark.slayer.present_population.schemas import TA_STEP_M
 
 __all__ = ["DeviceEmission", "device_emission"]
 
 _OBS = [CELL_ID, FOOTPRINT_VERSION, TIMING_ADVANCE, TA_STEP_M]
+_CELL = [CELL_ID, FOOTPRINT_VERSION]
 
 
 class DeviceEmission(NamedTuple):
     """``emission`` (csr, distinct observations x tiles) and ``observation`` (its row for each
-    input row); ``footprint`` (csr of ones, distinct cells x tiles) and ``cell`` (its row for
-    each input row); the tile ids of the columns and their centres in metres (tiles x 2). A
-    row whose cell has no footprint has an empty emission and footprint row."""
+    input row); ``footprint`` (csr of ones, the cells of the footprints x tiles) and ``cell``
+    (its row for each input row); the tile ids of the columns and their centres in metres
+    (tiles x 2). A row whose cell has no footprint has an empty emission and footprint row."""
 
     emission: sparse.csr_matrix
     observation: np.ndarray
@@ -61,7 +62,7 @@ def _distinct(
     events: pd.DataFrame, cp: pd.DataFrame, ta_buffer: int
 ) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
     # one matrix row per distinct observation; columns follow cp's tiles
-    codes, _ = pd.factorize(pd.MultiIndex.from_frame(events[_OBS].astype(str)))
+    codes, _ = pd.factorize(row_keys(events, _OBS))
     first = pd.Series(np.arange(len(events))).groupby(codes).first().to_numpy()
     observations = events.iloc[first][_OBS].reset_index(drop=True)
     structure = observation_structure(observations, cp, ta_buffer=ta_buffer)
@@ -98,10 +99,17 @@ def device_emission(
             ev[col] = np.nan
     cp = footprints[footprints[P_CELL_GIVEN_TILE] > 0].reset_index(drop=True)
     emission, observation, tiles = _distinct(ev, cp, ta_buffer)
-    # the same columns: both factorise cp's tile column in its order
-    plain = ev.assign(**{TIMING_ADVANCE: np.nan, TA_STEP_M: np.nan})
-    footprint, cell, _ = _distinct(plain, cp, ta_buffer)
+    # the footprints: one row per cell of cp (and an empty last row for a row whose cell has
+    # none), the columns of the emission (both factorise cp's tile column in its order)
+    pair_cell, cells = pd.factorize(row_keys(cp, _CELL))
+    tile_codes, _ = pd.factorize(cp[TILE_ID])
+    footprint = sparse.csr_matrix(
+        (np.ones(len(cp)), (pair_cell, tile_codes)), shape=(len(cells) + 1, len(tiles))
+    )
+    footprint.sum_duplicates()
     footprint.data[:] = 1.0
+    cell = pd.Index(cells).get_indexer(row_keys(ev, _CELL)).astype(np.int64)
+    cell[cell < 0] = len(cells)
     corner = cp.groupby(TILE_ID)[[X_LL, Y_LL]].first().reindex(tiles).to_numpy(dtype=float)
     return DeviceEmission(
         emission, observation, footprint, cell, tiles, corner + GRID_SPACING_M / 2

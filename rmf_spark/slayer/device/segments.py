@@ -115,9 +115,13 @@ def _places(
             shared = np.zeros(0, dtype=np.int64)
         else:
             c = cell[k]
-            tiles = np.unique(footprint.indices[footprint.indptr[c] : footprint.indptr[c + 1]])
+            # sorted and unique: segment_device_day canonicalised the matrix
+            tiles = footprint.indices[footprint.indptr[c] : footprint.indptr[c + 1]]
             joins = cur is not None and not cur.abroad and gap <= s.max_gap_stay_s * _US
-            shared = np.intersect1d(cur.shared, tiles) if joins and cur is not None else tiles
+            if joins and cur is not None:
+                shared = np.intersect1d(cur.shared, tiles, assume_unique=True)
+            else:
+                shared = tiles
             joins = joins and shared.size > 0
             country = None
         if joins and cur is not None:
@@ -217,7 +221,8 @@ def segment_device_day(
     """
     s = settings
     day0, day1 = int(to_micros(day_start)[0]), int(to_micros(day_end)[0])
-    footprint = sparse.csr_matrix(footprint)
+    footprint = sparse.csr_matrix(footprint, copy=True)
+    footprint.sum_duplicates()  # also sorts the indices of each row
     cell = np.asarray(cell, dtype=np.int64)
     abroad = rows[ABROAD].fillna(False).to_numpy(dtype=bool)
     located = abroad | (np.diff(footprint.indptr)[cell] > 0)

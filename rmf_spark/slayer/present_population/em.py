@@ -30,6 +30,7 @@ runs it in Spark, one pandas group per date and spatial block (:mod:`~.blocks`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -53,6 +54,7 @@ __all__ = [
     "em_iterate",
     "observation_matrix",
     "observation_structure",
+    "row_keys",
 ]
 
 
@@ -188,6 +190,23 @@ class ObservationStructure(NamedTuple):
         return sparse.csr_matrix((vals, (self.row, self.col)), shape=self.shape)
 
 
+_CELL_KEY = (CELL_ID, FOOTPRINT_VERSION)
+
+
+def row_keys(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """One string per row joining ``columns`` as text (a null as its text, so nulls are equal
+    among themselves): the key rows are factorised by, several times faster than a
+    ``MultiIndex`` on the tens of thousands of (cell, tile) pairs of a group.
+
+    >>> row_keys(pd.DataFrame({"c": ["A", "B"], "v": ["1", None]}), ["c", "v"]).tolist()
+    ['A\x1f1', 'B\x1fNone']
+    """
+    key = frame[columns[0]].astype(str).to_numpy(dtype=object)
+    for col in columns[1:]:
+        key = key + "\x1f" + frame[col].astype(str).to_numpy(dtype=object)
+    return key
+
+
 def observation_structure(
     observations: pd.DataFrame, cp: pd.DataFrame, *, ta_buffer: int
 ) -> ObservationStructure:
@@ -198,13 +217,10 @@ def observation_structure(
     ``weight = 1 / n_bands``; an observation without TA, or whose TA no pair can produce, gets
     every pair of its cell with weight 1.
     """
-    cell_key = pd.MultiIndex.from_frame(cp[[CELL_ID, FOOTPRINT_VERSION]].astype(str))
-    cell_codes, cell_uniques = pd.factorize(cell_key)
+    cell_codes, cell_uniques = pd.factorize(row_keys(cp, _CELL_KEY))
     tile_codes, tile_uniques = pd.factorize(cp[TILE_ID])
     tiles = np.asarray(tile_uniques, dtype="int64")
-    obs_cell = cell_uniques.get_indexer(
-        pd.MultiIndex.from_frame(observations[[CELL_ID, FOOTPRINT_VERSION]].astype(str))
-    )
+    obs_cell = pd.Index(cell_uniques).get_indexer(row_keys(observations, _CELL_KEY))
     ta = observations[TIMING_ADVANCE].to_numpy(dtype=float, na_value=np.nan)
     step = observations[TA_STEP_M].to_numpy(dtype=float, na_value=np.nan)
     with_ta = ~np.isnan(ta) & ~np.isnan(step) & (obs_cell >= 0)

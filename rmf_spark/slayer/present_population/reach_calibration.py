@@ -61,7 +61,7 @@ from rmf_spark.slayer.present_population.blocks import (
     block_groups,
     compute_cell_blocks,
 )
-from rmf_spark.slayer.present_population.em import em_iterate, observation_structure
+from rmf_spark.slayer.present_population.em import em_iterate, observation_structure, row_keys
 from rmf_spark.slayer.present_population.observations import ta_step_of_technology
 from rmf_spark.slayer.present_population.schemas import (
     PLE_OFFSET,
@@ -242,15 +242,12 @@ def calibrate_reach(
     Formula and sources: module notes. Pairs without ``distance_m`` keep their dominance.
     """
     cp = cp.reset_index(drop=True)
-    cell_key = pd.MultiIndex.from_frame(cp[[CELL_ID, FOOTPRINT_VERSION]].astype(str))
-    codes, cells = pd.factorize(cell_key)
+    codes, cells = pd.factorize(row_keys(cp, (CELL_ID, FOOTPRINT_VERSION)))
     terms = _pair_terms(cp, steepness)
     tile_codes, n_tiles, d = terms.tile_codes, terms.n_tiles, terms.distance
     n_cells = len(cells)
 
-    ev_cell = cells.get_indexer(
-        pd.MultiIndex.from_frame(ta_events[[CELL_ID, FOOTPRINT_VERSION]].astype(str))
-    )
+    ev_cell = pd.Index(cells).get_indexer(row_keys(ta_events, (CELL_ID, FOOTPRINT_VERSION)))
     ok = ev_cell >= 0
     weight = ta_events[DEVICES].to_numpy(dtype=float)[ok]
     observed_d = (ta_events[TIMING_ADVANCE].to_numpy(dtype=float)[ok] + 0.5) * ta_events[

@@ -92,3 +92,45 @@ def test_cli_rerun_replaces_the_day_and_missing_input_is_named(spark, test_confi
         run_device(spark, test_config, mno="no_such_mno", date=DAY)
     assert err.value.code == "INPUT_TABLE_MISSING"
     assert "rmf convergence" in str(err.value)
+
+
+def test_hmm_present_population_from_the_posteriors_leaves_the_other_methods(
+    spark, test_config, device_run
+):
+    from rmf_spark.errors import ConfigError
+    from rmf_spark.slayer.present_population.runner import run_present_population
+
+    world = tw.pipeline_lake(spark, test_config)
+    shares = spark.createDataFrame([("R1", 0.5), ("R2", 0.25)], "region_id string, share double")
+    pp = tables.PRESENT_POPULATION
+    before = pp.read(spark, test_config, mno=tw.MNO).where("method != 'hmm'").toPandas()
+    summary = run_present_population(
+        spark,
+        test_config,
+        mno=tw.MNO,
+        start=world["start"],
+        end=world["end"],
+        market_share=shares,
+        methods=("hmm",),
+    )
+    assert summary["methods"] == ["hmm"]
+    table = pp.read(spark, test_config, mno=tw.MNO).toPandas()
+    others = table[table["method"] != "hmm"]
+    key = ["time_point", "method", "level", "area_id"]
+    pd.testing.assert_frame_equal(
+        before.sort_values(key).reset_index(drop=True),
+        others.sort_values(key).reset_index(drop=True),
+    )
+    hmm = table[table["method"] == "hmm"]
+    post = _read(spark, test_config, tables.LOCATION_POSTERIOR)
+    answered = post.groupby("time_point")["device_id"].nunique()
+    for level, rows in hmm.groupby("level"):
+        totals = rows.groupby("time_point")["devices"].sum()
+        assert totals.to_numpy() == pytest.approx(answered.loc[totals.index].to_numpy()), level
+    assert (hmm["devices_lower"] <= hmm["devices"]).all()
+    assert (hmm["devices"] <= hmm["devices_upper"]).all()
+    assert others[["devices_lower", "devices_upper"]].isna().all().all()
+    with pytest.raises(ConfigError, match="choose among"):
+        run_present_population(
+            spark, test_config, mno=tw.MNO, start=tw.START, end=tw.START, methods=("mle",)
+        )
