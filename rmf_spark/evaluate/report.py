@@ -6,6 +6,7 @@ import base64
 import html
 import io
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,7 @@ def write_report(
     accuracy: dict[str, Any],
     mno: str,
     time_points: list[datetime] | None = None,
-    method: str = "em",
+    methods: Sequence[str] | None = None,
 ) -> Path:
     """Write the HTML report (PNG maps embedded as base64: one self-contained file).
 
@@ -108,27 +109,22 @@ def write_report(
     mno
         MNO id (title).
     time_points
-        Time points to map (default: up to four spread over the estimated ones).
-    method
-        Estimator mapped (default ``em``).
+        Time points to map (default: up to four spread over each estimator's own).
+    methods
+        Estimators mapped, one section each (default: every one in ``estimates``, in the
+        order em, naive, hmm).
 
     Returns
     -------
     pathlib.Path
         The report path.
     """
-    km = estimates.where((F.col(LEVEL) == LEVEL_1KM) & (F.col(METHOD) == method))
-    if time_points is None:
-        available = [r[0] for r in km.select(TIME_POINT).distinct().collect()]
-        time_points = choose_time_points(available)
-    chosen = [F.lit(t) for t in time_points]
-    est = km.where(F.col(TIME_POINT).isin(*chosen)).select(
-        TIME_POINT, AREA_ID, F.col(DEVICES).alias("estimate")
+    km_all = estimates.where(F.col(LEVEL) == LEVEL_1KM)
+    present = {r[0] for r in km_all.select(METHOD).distinct().collect()}
+    order = [m for m in ("em", "naive", "hmm") if m in present] + sorted(
+        present - {"em", "naive", "hmm"}
     )
-    tru = truth_devices.where((F.col(LEVEL) == LEVEL_1KM) & F.col(TIME_POINT).isin(*chosen)).select(
-        TIME_POINT, AREA_ID, TRUTH
-    )
-    data = est.join(tru, on=[TIME_POINT, AREA_ID], how="full_outer").fillna(0.0).toPandas()
+    chosen_methods = [m for m in (methods or order) if m in present]
     rows = []
     for key, pp in accuracy.get("present_population", {}).items():
         if isinstance(pp, dict):
@@ -145,6 +141,36 @@ def write_report(
         *rows,
         "</table>",
     ]
+    for method in chosen_methods:
+        parts += _method_maps(km_all, truth_devices, method=method, time_points=time_points)
+    parts.append("</body></html>")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(parts), encoding="utf-8")
+    return out
+
+
+def _method_maps(
+    km_all: DataFrame,
+    truth_devices: DataFrame,
+    *,
+    method: str,
+    time_points: list[datetime] | None,
+) -> list[str]:
+    """HTML of one estimator's 1 km maps (estimate, truth, error) at a few time points."""
+    km = km_all.where(F.col(METHOD) == method)
+    if time_points is None:
+        available = [r[0] for r in km.select(TIME_POINT).distinct().collect()]
+        time_points = choose_time_points(available)
+    chosen = [F.lit(t) for t in time_points]
+    est = km.where(F.col(TIME_POINT).isin(*chosen)).select(
+        TIME_POINT, AREA_ID, F.col(DEVICES).alias("estimate")
+    )
+    tru = truth_devices.where((F.col(LEVEL) == LEVEL_1KM) & F.col(TIME_POINT).isin(*chosen)).select(
+        TIME_POINT, AREA_ID, TRUTH
+    )
+    data = est.join(tru, on=[TIME_POINT, AREA_ID], how="full_outer").fillna(0.0).toPandas()
+    parts = []
     for t in time_points:
         frame = data[data[TIME_POINT] == pd.Timestamp(t)]
         if frame.empty:
@@ -154,8 +180,4 @@ def write_report(
         parts.append(f"<h2>{html.escape(title)}</h2>")
         png = _maps_png(frame, title)
         parts.append(f"<img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>")
-    parts.append("</body></html>")
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(parts), encoding="utf-8")
-    return out
+    return parts
