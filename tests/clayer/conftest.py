@@ -12,6 +12,8 @@ def grid_3km(spark):
     """The 900 tiles of the square ``X0, Y0`` to ``+3 km``, built and cached once."""
     from rmf_spark.clayer import grid
 
-    g = grid.generate_grid(territory_df(spark, square_wkt(X0, Y0, 3000, 3000))).cache()
+    g = grid.generate_grid(
+        territory_df(spark, square_wkt(X0, Y0, 3000, 3000)), buffer_m=0.0
+    ).cache()
     yield g
     g.unpersist()
