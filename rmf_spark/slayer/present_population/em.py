@@ -194,7 +194,7 @@ _CELL_KEY = (CELL_ID, FOOTPRINT_VERSION)
 
 
 def row_keys(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """One string per row joining ``columns`` as text (a null as its text, so nulls are equal
+    r"""One string per row joining ``columns`` as text (a null as its text, so nulls are equal
     among themselves): the key rows are factorised by, several times faster than a
     ``MultiIndex`` on the tens of thousands of (cell, tile) pairs of a group.
 
