@@ -21,7 +21,11 @@ def _table(spark, cfg):
 
 
 def test_run_present_population_conserves_devices_across_levels(spark, test_config, world):
+    # the device stage's tests may add the hmm rows to this shared lake; these two methods
+    # are the ones this lake's own run computed (no posteriors existed then)
+    assert world["summary"]["methods"] == ["em", "naive"]
     pdf = _table(spark, test_config).toPandas()
+    pdf = pdf[pdf["method"].isin(["em", "naive"])]
     assert set(pdf["level"]) == {"100m", "1km", "zone_1", "zone_2"}
     assert set(pdf["method"]) == {"em", "naive"}
     assert "device_id" not in pdf.columns
