@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import pandas as pd
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.group_ops import PandasCogroupedOps
 from pyspark.sql.types import (
@@ -45,6 +45,7 @@ from rmf_spark.slayer.device.permanence import daily_permanence
 from rmf_spark.slayer.device.schemas import (
     ABROAD,
     ABROAD_ONLY,
+    CELL_KEY,
     CONTEXT,
     DAY_END,
     DAY_START,
@@ -138,9 +139,17 @@ def _per_device_day(
         .distinct()
         .toDF(*fresh)
     )
-    footprints = cells.join(cp, on=[*keys, *([DATE] if on_date else [])], how="inner")
-    own = with_day_bounds(rows, time_zone=time_zone).groupBy(DEVICE_ID, DATE)
-    return own.cogroup(footprints.groupBy(DEVICE_ID, DATE))
+    # the cells' strings travel once per device-day in its rows; the footprints carry their
+    # hash instead (emission.py checks it is one-to-one on the device's cells)
+    footprints = cells.join(cp, on=[*keys, *([DATE] if on_date else [])], how="inner").select(
+        DEVICE_ID, DATE, _cell_key(), *[c for c in cp.columns if c not in (*keys, DATE)]
+    )
+    own = with_day_bounds(rows, time_zone=time_zone).withColumn(CELL_KEY, _cell_key())
+    return own.groupBy(DEVICE_ID, DATE).cogroup(footprints.groupBy(DEVICE_ID, DATE))
+
+
+def _cell_key() -> Column:
+    return F.xxhash64(CELL_ID, FOOTPRINT_VERSION).alias(CELL_KEY)
 
 
 #: which of the three outputs a row of :func:`compute_device_days` carries

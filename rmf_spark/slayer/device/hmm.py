@@ -33,7 +33,9 @@ HMM worse than independent events, the mixture better), and each Gaussian is sep
 columns of tiles, ``Gy A Gx'``, whose cost depends on the footprints' extent, not on the
 number of tile pairs (that grows as the square of the footprint; a pair-list kernel with
 scipy ``cKDTree`` was about 40 times slower on city footprints of 450 tiles and 65 times on
-rural ones of 2 750, ``docs/device-inference.md``). Moves faster than the travel component
+rural ones of 2 750, ``docs/device-inference.md``); on the footprints of rural cells (tens
+of thousands of tiles) a narrow component is a lattice convolution and a wide one goes
+through blocks of tiles (:func:`_spread`). Moves faster than the travel component
 (a train) are carried by the jump term, where the posterior is close to the event's own
 emission times the prior.
 ``eps = 1`` is the model of independent events, whose posterior is the normalised
@@ -60,6 +62,7 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
+from scipy.ndimage import correlate1d
 
 from rmf_spark.slayer.device.settings import HmmSettings
 
@@ -199,6 +202,7 @@ class _Steps:
             for w, sd, reach in kernel_components(np.diff(times), settings=s)
             if w > 0
         ]
+        self.block_sds = s.kernel_block_sds
         # one dense layout per distinct observation
         self._layouts: dict[int, _Layout] = {}
         self._xy = xy
@@ -221,20 +225,15 @@ class _Steps:
         return self._layouts[o]
 
     def _moved(self, k: int, grid: np.ndarray, *, backward: bool) -> np.ndarray:
+        # the kernel is symmetric: backward is the same sum from event k + 1's tiles to k's
         src, dst = self.layout(k), self.layout(k + 1)
-        out = 0.0
+        into, out_of = (src, dst) if backward else (dst, src)
+        moved = np.zeros((len(into.uy), len(into.ux)))
         for weight, sd, reach in self.parts:
-            dy = dst.uy[:, None] - src.uy[None, :]
-            dx = dst.ux[:, None] - src.ux[None, :]
-            gy = np.where(
-                np.abs(dy) <= reach[k] * (1 + 1e-12), np.exp(-dy * dy / (2 * sd[k] ** 2)), 0
+            moved += weight[k] * _spread(
+                grid, out_of, into, sd=sd[k], reach=reach[k], block_sds=self.block_sds
             )
-            gx = np.where(
-                np.abs(dx) <= reach[k] * (1 + 1e-12), np.exp(-dx * dx / (2 * sd[k] ** 2)), 0
-            )
-            part = _triple(gy.T, grid, gx) if backward else _triple(gy, grid, gx.T)
-            out = out + weight[k] * part
-        return np.asarray(out)
+        return moved
 
     def forward(self, k: int, a: np.ndarray) -> np.ndarray:
         """``(1 - eps) * sum_i a_i K(i, j)`` for the tiles j of event k + 1."""
@@ -245,6 +244,86 @@ class _Steps:
         """``(1 - eps) * sum_j K(i, j) u_j`` for the tiles i of event k."""
         src, dst = self.layout(k), self.layout(k + 1)
         return self._moved(k, dst.dense(u), backward=True)[src.iy, src.ix]
+
+
+def _factor(to: np.ndarray, at: np.ndarray, sd: float, reach: float) -> np.ndarray:
+    # g(to_a - at_b) on one axis, cut at the reach
+    d = to[:, None] - at[None, :]
+    return np.where(np.abs(d) <= reach * (1 + 1e-12), np.exp(-d * d / (2 * sd * sd)), 0.0)
+
+
+def _blocks(coords: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """Start index and mean coordinate of each run of ``width`` metres of sorted coordinates."""
+    b = np.floor((coords - coords[0]) / width + 1e-9).astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+    sizes = np.diff(np.r_[starts, len(coords)])
+    return starts, np.add.reduceat(coords, starts) / sizes
+
+
+def _spread(
+    grid: np.ndarray, src: _Layout, dst: _Layout, *, sd: float, reach: float, block_sds: float
+) -> np.ndarray:
+    """``sum_i grid_i g(x_j - x_i) g(y_j - y_i)`` at the tiles ``j`` of ``dst``, ``grid`` on the
+    tiles ``i`` of ``src``: the separable product ``Gy grid Gx'``.
+
+    A wide component (``sd >= 2 block_sds h``) is applied from blocks of ``m x m`` tiles,
+    ``m = floor(sd / (block_sds h))``, each at its mean coordinate: the blocks' extent adds
+    about ``(m h)^2 / 12`` to the variance, a share ``1 / (12 block_sds^2)`` of ``sd^2`` at most
+    (0.5 % for 4), and the products shrink by ``m^2``. A narrow one, cut at a reach of fewer
+    tiles than the footprints span, is a convolution on the 100 m lattice, one axis after the
+    other (exact, and cheaper than the products by about the footprint's width over the
+    kernel's).
+    """
+    if block_sds > 0 and sd >= 2 * block_sds * GRID_SPACING_M:
+        width = math.floor(sd / (block_sds * GRID_SPACING_M)) * GRID_SPACING_M
+        ys, cy = _blocks(src.uy, width)
+        xs, cx = _blocks(src.ux, width)
+        blocks = np.add.reduceat(np.add.reduceat(grid, ys, axis=0), xs, axis=1)
+        return _spread_dense(blocks, cx, cy, dst, sd=sd, reach=reach)
+    taps = 2 * math.floor(reach / GRID_SPACING_M + 1e-9) + 1
+    _, _, ny, nx = _box(src, dst)
+    # the box holds both footprints: not much more than their own tiles (else the products)
+    compact = ny * nx <= 4 * (grid.size + len(dst.uy) * len(dst.ux))
+    if compact and taps < min(len(src.uy), len(src.ux), len(dst.uy), len(dst.ux)):
+        return _spread_lattice(grid, src, dst, sd=sd, reach=reach)
+    return _spread_dense(grid, src.ux, src.uy, dst, sd=sd, reach=reach)
+
+
+def _spread_dense(
+    grid: np.ndarray, ux: np.ndarray, uy: np.ndarray, dst: _Layout, *, sd: float, reach: float
+) -> np.ndarray:
+    # grid at the points (uy x ux): the kernel factors between them and dst's tiles
+    return _triple(_factor(dst.uy, uy, sd, reach), grid, _factor(dst.ux, ux, sd, reach).T)
+
+
+def _box(src: _Layout, dst: _Layout) -> tuple[float, float, int, int]:
+    # the lattice rectangle holding both layouts: its lower corner and its rows and columns
+    h = GRID_SPACING_M
+    y0, x0 = min(src.uy[0], dst.uy[0]), min(src.ux[0], dst.ux[0])
+    ny = round((max(src.uy[-1], dst.uy[-1]) - y0) / h) + 1
+    nx = round((max(src.ux[-1], dst.ux[-1]) - x0) / h) + 1
+    return y0, x0, ny, nx
+
+
+def _spread_lattice(
+    grid: np.ndarray, src: _Layout, dst: _Layout, *, sd: float, reach: float
+) -> np.ndarray:
+    # src's grid placed on the lattice box holding both layouts, correlated with the kernel's
+    # taps along y then x (the kernel is even), read at dst's rows and columns
+    h = GRID_SPACING_M
+    n = math.floor(reach / h + 1e-9)
+    taps = np.exp(-((np.arange(-n, n + 1) * h) ** 2) / (2 * sd * sd))
+    y0, x0, ny, nx = _box(src, dst)
+
+    def place(coords: np.ndarray, origin: float) -> np.ndarray:
+        return np.rint((coords - origin) / h).astype(np.int64)
+
+    box = np.zeros((ny, nx))
+    box[np.ix_(place(src.uy, y0), place(src.ux, x0))] = grid
+    box = correlate1d(
+        correlate1d(box, taps, axis=0, mode="constant"), taps, axis=1, mode="constant"
+    )
+    return box[np.ix_(place(dst.uy, y0), place(dst.ux, x0))]
 
 
 def _triple(left: np.ndarray, mid: np.ndarray, right: np.ndarray) -> np.ndarray:

@@ -41,6 +41,7 @@ __all__ = [
     "ABROAD_STATE",
     "BEST_TILE",
     "CELLS",
+    "CELL_KEY",
     "COMPRESSED_COLUMNS",
     "CONTEXT",
     "DAY_END",
@@ -105,6 +106,10 @@ INBOUND = "inbound"
 CONTEXT = "context"
 DAY_START = "day_start"
 DAY_END = "day_end"
+#: 64-bit hash of (cell_id, footprint_version), computed in Spark: it stands for the two
+#: strings in the footprints a device-day's pandas group receives (hundreds of thousands of
+#: (cell, tile) rows, whose strings cost more to ship and factorise than the model itself)
+CELL_KEY = "cell_key"
 
 COMPRESSED_COLUMNS = (
     DEVICE_ID, FIRST_TS, LAST_TS, N_EVENTS, CELL_ID, FOOTPRINT_VERSION, TIMING_ADVANCE,

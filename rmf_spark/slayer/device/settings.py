@@ -123,6 +123,16 @@ class HmmSettings(Section):
         le=40,
         description="the kernel is cut at this many sd (5: exp(-12.5) = 4e-6)",
     )
+    kernel_block_sds: float = Field(
+        4.0,
+        ge=0,
+        le=100,
+        description=(
+            "a kernel component with sd >= 2 * this * 100 m is applied from blocks of tiles "
+            "at most sd / this wide (adds < 1 / (12 * this^2) to its variance); 0: tile by "
+            "tile, exact and slower"
+        ),
+    )
     jump_probability: float = Field(
         1e-3,
         gt=0,

@@ -52,9 +52,9 @@ __all__ = [
     "ObservationStructure",
     "em_density",
     "em_iterate",
+    "key_codes",
     "observation_matrix",
     "observation_structure",
-    "row_keys",
 ]
 
 
@@ -191,36 +191,66 @@ class ObservationStructure(NamedTuple):
 
 
 _CELL_KEY = (CELL_ID, FOOTPRINT_VERSION)
+#: TA bands per cell in the integer key (cell, band): more than any TA a network reports
+_BANDS = 1 << 24
 
 
-def row_keys(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    r"""One string per row joining ``columns`` as text (a null as its text, so nulls are equal
-    among themselves): the key rows are factorised by, several times faster than a
-    ``MultiIndex`` on the tens of thousands of (cell, tile) pairs of a group.
+def key_codes(
+    columns: Sequence[str], reference: pd.DataFrame, *others: pd.DataFrame
+) -> tuple[np.ndarray, ...]:
+    """Integer codes of the rows of ``reference`` by the values of ``columns`` (0, 1, ... in
+    order of first appearance; nulls equal among themselves), and for each frame of ``others``
+    the code of the equal ``reference`` row (-1 where there is none).
 
-    >>> row_keys(pd.DataFrame({"c": ["A", "B"], "v": ["1", None]}), ["c", "v"]).tolist()
-    ['A\x1f1', 'B\x1fNone']
+    Each column is factorised once over all the frames and the codes are combined as integers:
+    no per-row Python objects, which on the hundreds of thousands of (cell, tile) pairs of a
+    device-day cost seconds as joined strings and more as a ``MultiIndex``.
+
+    >>> ref = pd.DataFrame({"c": ["A", "B", "A"], "v": ["1", None, "1"]})
+    >>> other = pd.DataFrame({"c": ["B", "A"], "v": [None, "2"]})
+    >>> [k.tolist() for k in key_codes(["c", "v"], ref, other)]
+    [[0, 1, 0], [1, -1]]
     """
-    key = frame[columns[0]].astype(str).to_numpy(dtype=object)
-    for col in columns[1:]:
-        key = key + "\x1f" + frame[col].astype(str).to_numpy(dtype=object)
-    return key
+    frames = (reference, *others)
+    sizes = np.cumsum([0, *(len(f) for f in frames)])
+    key = np.zeros(sizes[-1], dtype=np.int64)
+    for col in columns:
+        values = (
+            pd.concat([f[col] for f in frames], ignore_index=True) if others else reference[col]
+        )
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        # re-factorised at each column, so the combined key stays below the number of rows
+        key, _ = pd.factorize(key * len(uniques) + codes)
+    ref_codes, ref_keys = pd.factorize(key[: sizes[1]])
+    index = pd.Index(ref_keys)
+    return (
+        ref_codes.astype(np.int64),
+        *(
+            index.get_indexer(key[sizes[i] : sizes[i + 1]]).astype(np.int64)
+            for i in range(1, len(frames))
+        ),
+    )
 
 
 def observation_structure(
-    observations: pd.DataFrame, cp: pd.DataFrame, *, ta_buffer: int
+    observations: pd.DataFrame,
+    cp: pd.DataFrame,
+    *,
+    ta_buffer: int,
+    cell_key: Sequence[str] = _CELL_KEY,
 ) -> ObservationStructure:
     """The layout of :func:`observation_matrix`, reusable for other values of
     ``p_cell_given_tile`` on the same pairs (the reach calibration changes only the values).
 
     An observation with a TA gets, from every pair of its cell whose tile can produce its band,
     ``weight = 1 / n_bands``; an observation without TA, or whose TA no pair can produce, gets
-    every pair of its cell with weight 1.
+    every pair of its cell with weight 1. Of several equal observations only the first gets
+    the TA pairs (callers pass distinct observations). ``cell_key``: the columns that name a
+    cell in both frames (by default ``cell_id, footprint_version``).
     """
-    cell_codes, cell_uniques = pd.factorize(row_keys(cp, _CELL_KEY))
+    cell_codes, obs_cell = key_codes(cell_key, cp, observations)
     tile_codes, tile_uniques = pd.factorize(cp[TILE_ID])
     tiles = np.asarray(tile_uniques, dtype="int64")
-    obs_cell = pd.Index(cell_uniques).get_indexer(row_keys(observations, _CELL_KEY))
     ta = observations[TIMING_ADVANCE].to_numpy(dtype=float, na_value=np.nan)
     step = observations[TA_STEP_M].to_numpy(dtype=float, na_value=np.nan)
     with_ta = ~np.isnan(ta) & ~np.isnan(step) & (obs_cell >= 0)
@@ -228,42 +258,28 @@ def observation_structure(
     empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
     rows, cols, pairs, weights = [empty_i], [empty_i], [empty_i], [empty_f]
     if with_ta.any() and DISTANCE_M in cp.columns:
-        # every (cell, tile) entry is spread over the TA bands it can produce; an entry meets
-        # the observation with the same cell, step and band
-        step_codes, step_uniques = pd.factorize(step[with_ta])
-        cell_steps = pd.DataFrame({"cell": obs_cell[with_ta], "step": step_codes}).drop_duplicates()
-        entries = pd.DataFrame(
-            {
-                "cell": cell_codes,
-                "tile": tile_codes,
-                "pair": np.arange(len(cp)),
-                "d": cp[DISTANCE_M].to_numpy(dtype=float, na_value=np.nan),
-            }
-        ).merge(cell_steps, on="cell")
-        entries = entries[~np.isnan(entries["d"].to_numpy())]
-        lo, hi = ta_band_range(
-            entries["d"].to_numpy(),
-            np.asarray(step_uniques, dtype=float)[entries["step"].to_numpy()],
-            buffer=ta_buffer,
-        )
-        n_bands = hi - lo + 1
-        entry = np.repeat(np.arange(len(entries)), n_bands)
-        band = lo[entry] + np.arange(len(entry)) - np.repeat(np.cumsum(n_bands) - n_bands, n_bands)
-
-        def key(cell: np.ndarray, step_code: np.ndarray, band: np.ndarray) -> np.ndarray:
-            return (cell.astype(np.int64) * len(step_uniques) + step_code) * (1 << 24) + band
-
-        obs_rows = np.flatnonzero(with_ta)
-        obs_key = key(obs_cell[with_ta], step_codes, ta[with_ta].astype(np.int64))
-        row = pd.Index(obs_key).get_indexer(
-            key(entries["cell"].to_numpy()[entry], entries["step"].to_numpy()[entry], band)
-        )
-        # several observations can share a key only if they are duplicates: keep the first
-        hit = row >= 0
-        rows.append(obs_rows[row[hit]])
-        cols.append(entries["tile"].to_numpy()[entry[hit]])
-        pairs.append(entries["pair"].to_numpy()[entry[hit]])
-        weights.append((1.0 / n_bands)[entry[hit]])
+        # A pair (cell, tile) meets the observations of its cell and TA step whose band lies
+        # in the pair's [lo, hi]: with the observations sorted by (cell, band), those are one
+        # contiguous run, found by two binary searches per pair and step.
+        distance = cp[DISTANCE_M].to_numpy(dtype=float, na_value=np.nan)
+        with_d = np.flatnonzero(~np.isnan(distance))
+        obs_rows = np.flatnonzero(with_ta & (ta >= 0) & (ta < _BANDS))
+        band = ta[obs_rows].astype(np.int64)
+        for step_m in np.unique(step[obs_rows]):
+            of_step = step[obs_rows] == step_m
+            key = obs_cell[obs_rows[of_step]] * _BANDS + band[of_step]
+            sorted_key, first = np.unique(key, return_index=True)  # the first of equal ones
+            sorted_rows = obs_rows[of_step][first]
+            lo, hi = ta_band_range(distance[with_d], step_m, buffer=ta_buffer)
+            base = cell_codes[with_d] * _BANDS
+            start = np.searchsorted(sorted_key, base + lo, side="left")
+            n_hit = np.searchsorted(sorted_key, base + hi, side="right") - start
+            pair = np.repeat(with_d, n_hit)
+            offset = np.arange(n_hit.sum()) - np.repeat(np.cumsum(n_hit) - n_hit, n_hit)
+            rows.append(sorted_rows[np.repeat(start, n_hit) + offset])
+            cols.append(tile_codes[pair])
+            pairs.append(pair)
+            weights.append(np.repeat(1.0 / (hi - lo + 1), n_hit))
     # observations without TA, or whose TA no footprint tile can produce: the cell's pairs
     has_ta_entry = np.bincount(np.concatenate(rows), minlength=n_obs) > 0
     plain = (obs_cell >= 0) & ~has_ta_entry

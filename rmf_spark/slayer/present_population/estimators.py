@@ -37,7 +37,7 @@ from rmf_spark.slayer.present_population.blocks import (
     block_groups,
     compute_cell_blocks,
 )
-from rmf_spark.slayer.present_population.em import em_iterate, observation_matrix, row_keys
+from rmf_spark.slayer.present_population.em import em_iterate, key_codes, observation_matrix
 from rmf_spark.slayer.present_population.reach_calibration import apply_reach_offsets
 from rmf_spark.slayer.present_population.schemas import PLE_OFFSET, TA_STEP_M, TIME_POINT
 from rmf_spark.slayer.present_population.settings import BlockSettings, PresentPopulationSettings
@@ -80,7 +80,7 @@ def _em_per_block(  # type: ignore[no-untyped-def]
         if PLE_OFFSET in cp.columns and cp[PLE_OFFSET].notna().any():
             cp = apply_reach_offsets(cp, steepness=steepness)
         obs_cols = [CELL_ID, FOOTPRINT_VERSION, TIMING_ADVANCE, TA_STEP_M]
-        obs_codes, _ = pd.factorize(row_keys(counts, obs_cols))  # nulls equal among themselves
+        (obs_codes,) = key_codes(obs_cols, counts)  # nulls equal among themselves
         first = pd.Series(np.arange(len(counts))).groupby(obs_codes).first().to_numpy()
         observations = counts.iloc[first][obs_cols].reset_index(drop=True)
         own = counts[HOME].to_numpy(dtype=bool)[first]  # cells homed in this block

@@ -61,7 +61,7 @@ from rmf_spark.slayer.present_population.blocks import (
     block_groups,
     compute_cell_blocks,
 )
-from rmf_spark.slayer.present_population.em import em_iterate, observation_structure, row_keys
+from rmf_spark.slayer.present_population.em import em_iterate, key_codes, observation_structure
 from rmf_spark.slayer.present_population.observations import ta_step_of_technology
 from rmf_spark.slayer.present_population.schemas import (
     PLE_OFFSET,
@@ -242,12 +242,11 @@ def calibrate_reach(
     Formula and sources: module notes. Pairs without ``distance_m`` keep their dominance.
     """
     cp = cp.reset_index(drop=True)
-    codes, cells = pd.factorize(row_keys(cp, (CELL_ID, FOOTPRINT_VERSION)))
+    codes, ev_cell = key_codes((CELL_ID, FOOTPRINT_VERSION), cp, ta_events)
     terms = _pair_terms(cp, steepness)
     tile_codes, n_tiles, d = terms.tile_codes, terms.n_tiles, terms.distance
-    n_cells = len(cells)
+    n_cells = int(codes.max()) + 1 if len(codes) else 0
 
-    ev_cell = pd.Index(cells).get_indexer(row_keys(ta_events, (CELL_ID, FOOTPRINT_VERSION)))
     ok = ev_cell >= 0
     weight = ta_events[DEVICES].to_numpy(dtype=float)[ok]
     observed_d = (ta_events[TIMING_ADVANCE].to_numpy(dtype=float)[ok] + 0.5) * ta_events[
@@ -303,7 +302,7 @@ def calibrate_reach(
         mass = np.bincount(codes, weights=w, minlength=n_cells)
         total = np.bincount(codes, weights=w * d, minlength=n_cells)
         model_mean = np.where(mass > 0, total / np.maximum(mass, 1e-12), np.nan)
-    # the keys as given (the codes were made from their string form)
+    # the keys as given, from the first pair of each cell
     first_row = pd.Series(np.arange(len(cp))).groupby(codes).first().to_numpy()
     offsets = pd.DataFrame(
         {

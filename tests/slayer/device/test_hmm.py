@@ -34,10 +34,11 @@ E = np.array(
     ]
 )
 TIMES = np.array([0.0, 0.0, 40.0, 7_200.0])  # a zero gap, a short and a long one
-# a small reach at dt = 0 and a slow spread, so the toy's kernel matters at every step
+# a small reach at dt = 0 and a slow spread, so the toy's kernel matters at every step;
+# tile by tile (no blocks for the wide component), as the brute force
 TOY = HmmSettings(
     min_reach_m=150.0, scale_m=120.0, stay_speed_m_s=0.05, travel_speed_m_s=0.5,
-    jump_probability=0.05,
+    jump_probability=0.05, kernel_block_sds=0,
 )  # fmt: skip
 
 
@@ -104,6 +105,62 @@ def test_flat_transition_gives_normalised_emission_times_prior():
     assert got.log_likelihood == pytest.approx(np.log(product.sum(axis=1)).sum(), rel=1e-12)
     # with a kernel the same events are smoothed: the check can fail
     assert not np.allclose(_fb(TOY).posterior.toarray(), got.posterior.toarray(), atol=1e-3)
+
+
+def _city_device(seed: int, n_events: int = 60):
+    """Events on three overlapping footprints of 25 x 25 tiles, gaps of seconds to hours."""
+    rng = np.random.default_rng(seed)
+    gx, gy = np.meshgrid(np.arange(40), np.arange(40))
+    xy = np.column_stack([gx.ravel(), gy.ravel()]) * 100.0 + 50.0
+    rows = []
+    for cx, cy in [(12, 12), (27, 15), (18, 28)]:
+        d = np.hypot(xy[:, 0] / 100 - cx, xy[:, 1] / 100 - cy)
+        rows.append(np.where(np.abs(xy[:, 0] / 100 - cx) + np.abs(xy[:, 1] / 100 - cy) < 18,
+                             np.exp(-d / 6), 0.0))  # fmt: skip
+    e = sparse.csr_matrix(np.array(rows))
+    gaps = rng.choice([5.0, 60.0, 600.0, 3_600.0, 10_800.0], size=n_events - 1)
+    times = np.concatenate([[0.0], np.cumsum(gaps * rng.uniform(0.5, 1.5, n_events - 1))])
+    observation = rng.integers(0, 3, n_events)
+    return times, e, xy, rng.uniform(0.5, 1.5, len(xy)), observation
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_wide_kernel_from_blocks_stays_close_to_the_exact_one(seed):
+    times, e, xy, prior, observation = _city_device(seed)
+    exact_s = HmmSettings(kernel_block_sds=0)
+    got = {
+        name: forward_backward(times, e, xy, prior, settings=s, mass=1.0, observation=observation)
+        for name, s in (("exact", exact_s), ("blocks", HmmSettings()))
+    }
+    a, b = got["exact"].posterior.toarray(), got["blocks"].posterior.toarray()
+    # total variation per event, and the posterior means, stay close
+    assert 0.5 * np.abs(a - b).sum(axis=1).max() < 0.02
+    assert np.hypot(*((a - b) @ xy).T).max() < 25.0
+    assert got["blocks"].log_likelihood == pytest.approx(got["exact"].log_likelihood, rel=1e-3)
+    # the blocks are used: the products differ
+    assert not np.array_equal(a, b)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.floats(50.0, 2_000.0),
+    st.floats(100.0, 1_200.0),
+)
+def test_lattice_convolution_equals_the_dense_kernel_products(seed, sd, reach):
+    # two footprints with holes, offset from each other, on the 100 m lattice
+    rng = np.random.default_rng(seed)
+
+    def layout(n: int, shift: tuple[int, int]) -> hmm._Layout:
+        xs = np.sort(rng.choice(np.arange(60), size=n, replace=False)) + shift[0]
+        ys = np.sort(rng.choice(np.arange(60), size=n, replace=False)) + shift[1]
+        return hmm._Layout(xs * 100.0 + 50, ys * 100.0 + 50, None, None)
+
+    src, dst = layout(30, (0, 0)), layout(25, (int(rng.integers(-20, 20)), 5))
+    grid = rng.uniform(size=(len(src.uy), len(src.ux)))
+    dense = hmm._spread_dense(grid, src.ux, src.uy, dst, sd=sd, reach=reach)
+    lattice = hmm._spread_lattice(grid, src, dst, sd=sd, reach=reach)
+    np.testing.assert_allclose(lattice, dense, rtol=1e-10, atol=1e-12)
 
 
 def test_lattice_normaliser_matches_a_direct_sum_over_the_plane():
