@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: install jars demo test test-fast test-reliability lint format doctor clean bench
+.PHONY: install jars demo test test-fast test-reliability test-cluster lint format doctor clean bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,7 @@ test: install jars
 	$(VENV)/bin/pytest
 
 # The inner loop: every test but the slow ones (the synthetic world and the demo chain on it,
-# spark-submit, the notebook); `make test` runs them all but the reliability suite.
+# spark-submit, the notebook); `make test` runs them all but the reliability and cluster suites.
 test-fast: install jars
 	$(VENV)/bin/ruff check $(SRC)
 	$(VENV)/bin/pytest -m "not slow"
@@ -49,15 +49,22 @@ test-fast: install jars
 test-reliability: install jars
 	$(VENV)/bin/pytest -m reliability tests/reliability
 
+# Spark in local-cluster mode, executors in JVMs of their own with 1 GB (spark-submit, a
+# device with a million events a day); CI runs it too.
+test-cluster: install jars
+	$(VENV)/bin/pytest -m cluster tests
+
 # Benchmarks (bench/*.py print one JSON object each; see README "Benchmarks"). BENCH_SCALE
 # shrinks the bench profile for synth and pipeline (1 = the full profile: hours on 2 cores).
 BENCH_SCALE ?= 0.1
 BENCH_PP_SCALE ?= 0.05
+BENCH_DEVICE_SCALE ?= 0.02
 bench: install jars
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/ingest.py --rows 1000000
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/synth.py --scale $(BENCH_SCALE)
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/pipeline.py --scale $(BENCH_SCALE)
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/present_population.py --scale $(BENCH_PP_SCALE)
+	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/device.py --scale $(BENCH_DEVICE_SCALE)
 
 lint: install
 	$(VENV)/bin/ruff check $(SRC)

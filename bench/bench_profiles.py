@@ -16,11 +16,16 @@ def add_reduction_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--master", default="local[*]")
 
 
-def reduced_profile(args: argparse.Namespace) -> tuple[Any, dict[str, object]]:
+def reduced_profile(
+    args: argparse.Namespace, *, scale_network: bool = False
+) -> tuple[Any, dict[str, object]]:
     """The profile with the reductions of ``args`` applied, and those overrides.
 
     ``--scale f`` keeps a fraction ``f`` of the persons and of the territory's area (same
-    density); ``--persons``, ``--km`` and ``--days`` set those values directly.
+    density); ``--persons``, ``--km`` and ``--days`` set those values directly. The MNOs keep
+    their cell counts (a denser network in a smaller territory) unless ``scale_network``:
+    then every MNO keeps a fraction ``f`` of its macro sites and micro cells, so that a device
+    sees as many cells around it as at full scale (what the device stage's cost depends on).
     """
     from rmf_spark.synth import load_profile
 
@@ -37,4 +42,17 @@ def reduced_profile(args: argparse.Namespace) -> tuple[Any, dict[str, object]]:
         overrides["territory.width_km"] = overrides["territory.height_km"] = km
     if args.days:
         overrides["n_days"] = args.days
-    return load_profile(args.profile, overrides=overrides), overrides
+    prof = load_profile(args.profile, overrides=overrides)
+    if args.scale and scale_network:
+        # the MNOs are a list of tables, out of reach of dotted overrides
+        network = {
+            m.mno_id: {
+                "n_macro_sites": max(1, round(m.n_macro_sites * args.scale)),
+                "n_micro_cells": round(m.n_micro_cells * args.scale),
+            }
+            for m in prof.mnos
+        }
+        mnos = [m.model_copy(update=network[m.mno_id]) for m in prof.mnos]
+        prof = prof.model_copy(update={"mnos": mnos})
+        overrides["mnos"] = network
+    return prof, overrides

@@ -51,31 +51,42 @@ from pipeline import floor_seconds
 PREPARED = "prepared.json"
 
 
-def prepare(spark, cfg, prof, out: Path) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Synth, ingest and convergence of ``prof`` into ``out`` (skipped when already there)."""
+def prepare(spark, cfg, prof, out: Path, *, mnos=None, world=None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Synth, ingest and convergence of ``prof`` into ``out``, for ``mnos`` (default: all).
+
+    What ``out`` already holds is skipped: the world, and the MNOs prepared before.
+    ``world``: an already generated world of the same profile, linked as ``out/world``.
+    """
     from rmf_spark.clayer.runner import run_convergence
     from rmf_spark.dlayer.runner import run_ingest, run_ingest_cells
     from rmf_spark.synth.runner import generate_world
 
     done = out / PREPARED
-    if done.exists():
-        return json.loads(done.read_text())
+    info = json.loads(done.read_text()) if done.exists() else None
+    wanted = list(mnos or [m.mno_id for m in prof.mnos])
+    if info is not None and set(wanted) <= set(info["mnos"]):
+        return info
     t0 = time.perf_counter()
-    generate_world(spark, prof, out / "world")
     dates = [prof.start_date + dt.timedelta(days=i) for i in range(prof.n_days)]
-    mnos = [m.mno_id for m in prof.mnos]
-    for mno in mnos:
+    if info is None:
+        if world is not None and not (out / "world").exists():
+            (out / "world").symlink_to(Path(world).resolve(), target_is_directory=True)
+        else:
+            generate_world(spark, prof, out / "world")
+        info = {
+            "profile": prof.name,
+            "mnos": [],
+            "dates": [d.isoformat() for d in dates],
+            "seconds": 0.0,
+        }
+    for mno in (m for m in wanted if m not in info["mnos"]):
         run_ingest_cells(spark, cfg, mno=mno)
         for day in dates:
             run_ingest(spark, cfg, mno=mno, date=day)
         for day in dates:
             run_convergence(spark, cfg, mno=mno, date=day)
-    info = {
-        "profile": prof.name,
-        "mnos": mnos,
-        "dates": [d.isoformat() for d in dates],
-        "seconds": round(time.perf_counter() - t0, 1),
-    }
+        info["mnos"].append(mno)
+    info["seconds"] = round(info["seconds"] + time.perf_counter() - t0, 1)
     done.write_text(json.dumps(info))
     return info
 

@@ -16,6 +16,7 @@ def _result(stdout: str) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.cluster
 def test_spark_submit_keeps_the_command_line_master_and_runs_in_separate_executors(
     tmp_path, cli_env
 ):

@@ -50,6 +50,15 @@ def footprints() -> pd.DataFrame:
     return fp.drop(columns="signal")
 
 
+def spark_tables(spark):  # type: ignore[no-untyped-def]
+    """The footprints as the C-layer's ``connection_probability`` and ``grid`` frames."""
+    fp = footprints()
+    cp = spark.createDataFrame(
+        fp[["cell_id", "footprint_version", "tile_id", "p_cell_given_tile", "distance_m"]]
+    )
+    return cp, spark.createDataFrame(fp[["tile_id", "x_ll", "y_ll"]].drop_duplicates())
+
+
 def rows(events: list[tuple[str, str, str]], **extra: object) -> pd.DataFrame:
     """Rows from (first, last, cell) as 'HH:MM' offsets on DAY (a '-' prefix: the day before)."""
 

@@ -94,11 +94,7 @@ def test_one_device_over_two_days_in_spark(spark):
     events = spark.createDataFrame(evening + morning, EVENTS)
     settings = DeviceSettings()
     rows = with_day_context(compress_runs(events, settings=settings, ta_step_m=TA))
-    fp = lw.footprints()
-    cp = spark.createDataFrame(
-        fp[["cell_id", "footprint_version", "tile_id", "p_cell_given_tile", "distance_m"]]
-    )
-    grid = spark.createDataFrame(fp[["tile_id", "x_ll", "y_ll"]].drop_duplicates())
+    cp, grid = lw.spark_tables(spark)
     segments = compute_segments(
         rows, connection_probability=cp, grid=grid, settings=settings, ta_buffer=1
     ).cache()
