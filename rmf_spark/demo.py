@@ -211,6 +211,7 @@ def run_demo(
             releases[mno] = str(m.get("manifest_path"))
     per_mno: dict[str, dict[str, Any]] = {}
     reports: dict[str, str] = {}
+    device_reports: dict[str, str] = {}
     with stages.stage("evaluate", "accuracy against the synthetic truth"):
         for mno in mnos:
             r = run_evaluate(
@@ -223,16 +224,19 @@ def run_demo(
                 out=out / f"report_{mno}.html",
             )
             per_mno[mno] = r["accuracy"]
+            reports[mno] = str(r["report"])
             if on:
-                per_mno[mno]["device"] = run_evaluate_device(
+                device = run_evaluate_device(
                     spark,
                     cfg,
                     mno=mno,
                     start=start,
                     end=dt.datetime.combine(on[-1], dt.time(23)),
                     truth_dir=out / "world" / "truth",
+                    out=out / f"report_{mno}_devices.html",
                 )
-            reports[mno] = str(r["report"])
+                device_reports[mno] = str(device.pop("report"))
+                per_mno[mno]["device"] = device
 
     summary = {
         "profile": prof.name,
@@ -244,6 +248,7 @@ def run_demo(
         "accuracy_by_mno": per_mno,
         "report": reports[mnos[0]],
         "reports": reports,
+        "device_reports": device_reports,
         "release_manifests": releases,
         "world": manifest["counts"],
     }

@@ -38,6 +38,19 @@ def test_demo_summary_has_every_key_and_stage(summary):
     assert 0 < device["stay_recall"] <= 1 and 0 < device["stay_precision"] <= 1
     report = Path(on_disk["report"])
     assert report.is_file() and report.read_text().lstrip().lower().startswith("<!doctype html")
+    assert set(on_disk["device_reports"]) == {"mno_a", "mno_b"}
+
+
+@pytest.mark.slow
+def test_demo_device_page_shows_sample_devices_without_their_pseudonyms(summary, spark, tiny_demo):
+    from rmf_spark import tables
+
+    _, result = summary
+    for mno, path in result["device_reports"].items():
+        page = Path(path).read_text()
+        assert page.count("<img ") == 3  # quiet, typical and busy device-days
+        ids = tables.DEVICE_DAY.read(spark, tiny_demo.cfg, mno=mno).select("device_id")
+        assert not [r[0] for r in ids.distinct().collect() if r[0] in page]
 
 
 @pytest.mark.slow

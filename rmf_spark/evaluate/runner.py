@@ -24,6 +24,7 @@ from rmf_spark.evaluate.device_accuracy import (
     position_error_summary,
     truth_device_map,
 )
+from rmf_spark.evaluate.device_report import device_report_frames, write_device_report
 from rmf_spark.evaluate.report import write_report
 from rmf_spark.timerange import time_range_predicate
 
@@ -130,8 +131,11 @@ def run_evaluate_device(
     start: datetime,
     end: datetime,
     truth_dir: str | Path,
+    out: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Device-level accuracy of ``<mno>``'s device stage in [start, end] against the truth.
+    """Device-level accuracy of ``<mno>``'s device stage in [start, end] against the truth,
+    and with ``out`` (a local ``.html`` file) the page of sample devices
+    (:mod:`~rmf_spark.evaluate.device_report`).
 
     Runs inside the MNO: the truth's devices are pseudonymised with the D-layer's key
     (:func:`~rmf_spark.evaluate.device_accuracy.truth_device_map`), and only these summary
@@ -142,12 +146,16 @@ def run_evaluate_device(
     dict
         ``position_error_m`` (``count, mean_m, p50_m, p90_m`` of the distance between the
         posterior mean and the true position at the time points) and ``stays`` (recall and
-        precision of the stay segments against true stays of at least 1 h, within 1 km).
+        precision of the stay segments against true stays of at least 1 h, within 1 km);
+        ``report``: the page's path, with ``out``.
     """
     from rmf_spark.dlayer.runner import mno_profile
 
     tables.require(
-        spark, cfg, [tables.TIME_SEGMENTS, tables.LOCATION_POSTERIOR, tables.GRID], mno=mno
+        spark,
+        cfg,
+        [tables.TIME_SEGMENTS, tables.LOCATION_POSTERIOR, tables.DEVICE_DAY, tables.GRID],
+        mno=mno,
     )
     names = ("devices", "positions", "stays")
     paths = {f"truth/{n}": lake.uri_join(truth_dir, n) for n in names}
@@ -172,7 +180,7 @@ def run_evaluate_device(
         grid=grid,
         truth_positions=truth["positions"].where(window),
         device_person=device_person,
-    )
+    ).cache()
     dates = f"date BETWEEN DATE'{days[0]}' AND DATE'{days[-1]}'"
     stays = compute_stay_recovery(
         tables.TIME_SEGMENTS.read(spark, cfg, mno=mno).where(dates),
@@ -181,6 +189,16 @@ def run_evaluate_device(
         device_person=device_person,
         window=(start, end + dt.timedelta(seconds=cfg.present_population.time_step_s)),
     )
-    result = {"position_error_m": position_error_summary(errors), "stays": stays}
+    result: dict[str, Any] = {"position_error_m": position_error_summary(errors), "stays": stays}
+    if out is not None:
+        frames = device_report_frames(
+            device_day=tables.DEVICE_DAY.read(spark, cfg, mno=mno).where(dates),
+            segments=tables.TIME_SEGMENTS.read(spark, cfg, mno=mno).where(dates),
+            posteriors=posteriors,
+            grid=grid,
+            errors=errors,
+        )
+        result["report"] = str(write_device_report(out, frames, mno=mno))
+    errors.unpersist()
     device_person.unpersist()
     return result

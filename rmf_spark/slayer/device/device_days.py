@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -109,19 +110,22 @@ def with_day_context(compressed: DataFrame) -> DataFrame:
     return own.unionByName(copied("_next")).unionByName(copied("_prev"))
 
 
-def _per_device_day(
-    rows: DataFrame,
-    connection_probability: DataFrame,
-    grid: DataFrame,
-    prior: DataFrame | None,
-    time_zone: str,
-) -> PandasCogroupedOps:
-    """The cogroup of each device-day's rows (with its day bounds) and its cells' footprints."""
-    keys = [CELL_ID, FOOTPRINT_VERSION]
+def _cell_key() -> Column:
+    return F.xxhash64(CELL_ID, FOOTPRINT_VERSION).alias(CELL_KEY)
+
+
+def _footprints(
+    connection_probability: DataFrame, grid: DataFrame, prior: DataFrame | None
+) -> DataFrame:
+    """The connection probabilities as a device-day's pandas group reads them: ``cell_key``
+    (with ``date`` when given), ``tile_id, p_cell_given_tile, distance_m, x_ll, y_ll`` and
+    the optional ``prior``; the cells' strings are replaced by their hash (emission.py checks
+    it is one-to-one on each device's cells)."""
     on_date = DATE in connection_probability.columns
     distance = F.col(DISTANCE_M) if DISTANCE_M in connection_probability.columns else F.lit(None)
     cp = connection_probability.select(
-        *keys,
+        CELL_ID,
+        FOOTPRINT_VERSION,
         *([DATE] if on_date else []),
         F.col(TILE_ID).cast("long").alias(TILE_ID),
         F.col(P_CELL_GIVEN_TILE).cast("double").alias(P_CELL_GIVEN_TILE),
@@ -130,26 +134,50 @@ def _per_device_day(
     cp = cp.join(grid.select(TILE_ID, X_LL, Y_LL), on=TILE_ID, how="inner")
     if prior is not None:
         cp = cp.join(prior.select(TILE_ID, F.col(PRIOR).cast("double")), on=TILE_ID, how="left")
+    return cp.select(_cell_key(), *[c for c in cp.columns if c not in (CELL_ID, FOOTPRINT_VERSION)])
+
+
+def _own_rows(rows: DataFrame, time_zone: str) -> DataFrame:
+    return with_day_bounds(rows, time_zone=time_zone).withColumn(CELL_KEY, _cell_key())
+
+
+def _cogrouped(rows: DataFrame, footprints: DataFrame, time_zone: str) -> PandasCogroupedOps:
+    """Each device-day's rows (with its day bounds) cogrouped with its cells' footprints."""
+    on_date = DATE in footprints.columns
     # new attributes for every column: both sides of the cogroup come from ``rows``, and
     # Spark's self-join check would find them ambiguous
-    fresh = [DEVICE_ID, DATE, *keys]
+    fresh = [DEVICE_ID, DATE, CELL_KEY]
     cells = (
         rows.where(~F.col(ABROAD) & F.col(CELL_ID).isNotNull())
+        .select(DEVICE_ID, DATE, _cell_key())
         .select(*[F.col(c).alias(f"_{c}") for c in fresh])
         .distinct()
         .toDF(*fresh)
     )
-    # the cells' strings travel once per device-day in its rows; the footprints carry their
-    # hash instead (emission.py checks it is one-to-one on the device's cells)
-    footprints = cells.join(cp, on=[*keys, *([DATE] if on_date else [])], how="inner").select(
-        DEVICE_ID, DATE, _cell_key(), *[c for c in cp.columns if c not in (*keys, DATE)]
-    )
-    own = with_day_bounds(rows, time_zone=time_zone).withColumn(CELL_KEY, _cell_key())
-    return own.groupBy(DEVICE_ID, DATE).cogroup(footprints.groupBy(DEVICE_ID, DATE))
+    keyed = cells.join(footprints, on=[CELL_KEY, *([DATE] if on_date else [])], how="inner")
+    keyed = keyed.select(DEVICE_ID, DATE, *[c for c in footprints.columns if c != DATE])
+    own = _own_rows(rows, time_zone)
+    return own.groupBy(DEVICE_ID, DATE).cogroup(keyed.groupBy(DEVICE_ID, DATE))
 
 
-def _cell_key() -> Column:
-    return F.xxhash64(CELL_ID, FOOTPRINT_VERSION).alias(CELL_KEY)
+class _FootprintLookup:
+    """The footprints of a day held once per Python worker: rows sorted by (date, cell_key),
+    and the slice of each, so a device-day's footprints are a few array slices."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.on_date = DATE in frame.columns
+        keys = [DATE, CELL_KEY] if self.on_date else [CELL_KEY]
+        self.frame = frame.sort_values(keys, kind="stable").reset_index(drop=True)
+        bounds = self.frame.groupby(keys, sort=False).indices
+        self.slices = {k: (int(v[0]), int(v[-1]) + 1) for k, v in bounds.items()}
+
+    def of(self, rows: pd.DataFrame) -> pd.DataFrame:
+        cells = rows.loc[~rows[ABROAD].fillna(False).astype(bool), CELL_KEY].dropna().unique()
+        day = rows[DATE].iloc[0]
+        found = [self.slices.get((day, int(k)) if self.on_date else int(k)) for k in cells]
+        parts = [np.arange(a, b) for a, b in (f for f in found if f is not None)]
+        take = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        return self.frame.iloc[take].reset_index(drop=True)
 
 
 #: which of the three outputs a row of :func:`compute_device_days` carries
@@ -284,8 +312,22 @@ def compute_device_days(
         :data:`DEVICE_DAYS_SCHEMA`: a ``record`` column says which output a row belongs to.
     """
     points = pd.Series(pd.to_datetime(list(time_points)), dtype="datetime64[us]")
-    groups = _per_device_day(rows, connection_probability, grid, prior, settings.time_zone)
+    footprints = _footprints(connection_probability, grid, prior)
     fn = _device_days_fn(settings, ta_buffer, points, tolerance_s)
+    limit = settings.broadcast_footprints_max_rows
+    if limit and footprints.limit(limit + 1).count() <= limit:
+        # small enough: sent once to each worker instead of with every device-day
+        shared = rows.sparkSession.sparkContext.broadcast(footprints.toPandas())
+        lookup: list[_FootprintLookup] = []
+
+        def with_footprints(own: pd.DataFrame) -> pd.DataFrame:
+            if not lookup:  # once per worker process
+                lookup.append(_FootprintLookup(shared.value))
+            return fn(own, lookup[0].of(own))
+
+        own = _own_rows(rows, settings.time_zone).groupBy(DEVICE_ID, DATE)
+        return own.applyInPandas(with_footprints, DEVICE_DAYS_SCHEMA)
+    groups = _cogrouped(rows, footprints, settings.time_zone)
     return groups.applyInPandas(fn, DEVICE_DAYS_SCHEMA)
 
 

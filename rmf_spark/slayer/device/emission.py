@@ -120,17 +120,17 @@ def device_emission(
     cell_columns = _cell_columns(ev, cp)
     emission, observation, tiles = _distinct(ev, cp, ta_buffer, cell_columns)
     # the footprints: one row per cell of cp (and an empty last row for a row whose cell has
-    # none), the columns of the emission (both factorise cp's tile column in its order)
+    # none), the columns of the emission (both factorise cp's tile column, sorted)
     pair_cell, cell = key_codes(cell_columns, cp, ev)
     n_cells = int(pair_cell.max()) + 1 if len(pair_cell) else 0
-    tile_codes, _ = pd.factorize(cp[TILE_ID])
+    tile_codes, _ = pd.factorize(cp[TILE_ID], sort=True)
     footprint = sparse.csr_matrix(
         (np.ones(len(cp)), (pair_cell, tile_codes)), shape=(n_cells + 1, len(tiles))
     )
     footprint.sum_duplicates()
     footprint.data[:] = 1.0
     cell[cell < 0] = n_cells
-    # the corner of each tile from its first pair (tile codes number tiles in that order):
+    # the corner of each tile from its first pair:
     # written from the last pair to the first, the first one stays
     first_pair = np.empty(len(tiles), dtype=np.int64)
     first_pair[tile_codes[::-1]] = np.arange(len(cp) - 1, -1, -1)

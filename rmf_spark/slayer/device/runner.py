@@ -172,7 +172,8 @@ def run_device(spark: SparkSession, cfg: RmfConfig, *, mno: str, date: dt.date) 
         time_points=points,
         tolerance_s=pp.tolerance_s,
         prior=prior,
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    ).persist(StorageLevel.DISK_ONLY)  # three writes read it; tens of millions of posterior rows
+    # of a day would not fit the heap deserialized (MEMORY_AND_DISK ran out on the tiny world)
     where = date_range_predicate(date, date)
     meta = json.dumps({"inputs": versions, "prior": prior_used}, sort_keys=True)
     n_buckets = cfg.ingest.n_device_buckets

@@ -173,6 +173,16 @@ class DeviceSettings(Section):
             "(must not exceed segments.max_gap_stay_s, so the segments do not change)"
         ),
     )
+    broadcast_footprints_max_rows: int = Field(
+        2_000_000,
+        ge=0,
+        le=100_000_000,
+        description=(
+            "connection probabilities of at most this many (cell, tile) rows are sent once "
+            "to every Python worker instead of with every device-day (about 60 bytes a row "
+            "in each worker; 0: always with every device-day)"
+        ),
+    )
     max_rows_per_day: int = Field(
         20_000,
         ge=24,

@@ -249,7 +249,9 @@ def observation_structure(
     cell in both frames (by default ``cell_id, footprint_version``).
     """
     cell_codes, obs_cell = key_codes(cell_key, cp, observations)
-    tile_codes, tile_uniques = pd.factorize(cp[TILE_ID])
+    # columns in tile order, whatever the order of the rows (Spark's is not fixed): ties
+    # between tiles, e.g. in a posterior's smallest set, then always go the same way
+    tile_codes, tile_uniques = pd.factorize(cp[TILE_ID], sort=True)
     tiles = np.asarray(tile_uniques, dtype="int64")
     ta = observations[TIMING_ADVANCE].to_numpy(dtype=float, na_value=np.nan)
     step = observations[TA_STEP_M].to_numpy(dtype=float, na_value=np.nan)

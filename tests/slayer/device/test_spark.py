@@ -5,12 +5,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pandas as pd
+from pyspark.sql import functions as F
 
 from rmf_spark.slayer.device.compress import compress_runs
 from rmf_spark.slayer.device.device_days import (
     compute_daily_permanence,
+    compute_device_days,
     compute_segments,
     compute_time_point_posteriors,
+    device_day_of,
+    posteriors_of,
+    segments_of,
     with_day_context,
 )
 from rmf_spark.slayer.device.inference import infer_device_day
@@ -131,3 +136,42 @@ def test_one_device_over_two_days_in_spark(spark):
     assert sorted(sums.index) == [pd.Timestamp(p) for p in points]
     assert ((sums - 1).abs() < 1e-9).all()
     segments.unpersist()
+
+
+def test_footprints_with_every_device_day_or_once_per_worker_give_the_same_tables(spark):
+    # two devices on the line, one also abroad, one on a day with probabilities of two dates
+    events = [
+        _event("d1", D + timedelta(hours=h), c) for h, c in ((8, "C0"), (9, "C1"), (12, "C3"))
+    ]
+    events += [_event("d2", D + timedelta(hours=h, minutes=5), "C4") for h in (7, 8, 20)]
+    events += [_event("d2", D + timedelta(hours=14), "F7", usable=False, abroad=True, plmn="20801")]
+    frame = spark.createDataFrame(events, EVENTS)
+    cp, grid = lw.spark_tables(spark)
+    dated = cp.withColumn("date", F.lit(D.date())).unionByName(
+        cp.withColumn("date", F.lit((D + timedelta(days=1)).date()))
+    )
+    points = [D + timedelta(hours=h) for h in range(24)]
+    out = {}
+    for limit in (0, 10_000_000):
+        settings = DeviceSettings(broadcast_footprints_max_rows=limit)
+        rows = with_day_context(compress_runs(frame, settings=settings, ta_step_m=TA))
+        got = compute_device_days(
+            rows, connection_probability=dated, grid=grid, settings=settings, ta_buffer=1,
+            time_points=points, tolerance_s=43_200,
+        )  # fmt: skip
+        out[limit] = {
+            "segments": segments_of(got).toPandas(),
+            "posteriors": posteriors_of(got).toPandas(),
+            "days": device_day_of(got).toPandas(),
+        }
+    for name in ("segments", "posteriors", "days"):
+        a, b = (out[k][name] for k in (0, 10_000_000))
+        key = [c for c in ("device_id", "date", "segment_index", "time_point", "tile_id") if c in a]
+        for frame in (a, b):
+            for col in ("tiles", "cells"):
+                if col in frame:
+                    frame[col] = frame[col].map(list)
+        pd.testing.assert_frame_equal(
+            a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True)
+        )
+    assert len(out[0]["posteriors"]) > 0 and set(out[0]["days"]["status"]) == {"located"}
