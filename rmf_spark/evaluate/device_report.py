@@ -158,7 +158,13 @@ def _device_png(
             ((s - day0).total_seconds() / 3600, (e - s).total_seconds() / 3600)
             for s, e in zip(rows[START_TS], rows[END_TS], strict=True)
         ]
-        ax_time.broken_barh(spans, (i - 0.4, 0.8), color=_STATE_COLOURS.get(state, "grey"))
+        ax_time.broken_barh(
+            spans,
+            (i - 0.4, 0.8),
+            facecolor=_STATE_COLOURS.get(state, "grey"),
+            edgecolor="white",  # consecutive segments of one state stay apart
+            linewidth=0.8,
+        )
     ax_time.set_yticks(range(len(STATES)), list(STATES))
     ax_time.set_xlim(0, 24)
     ax_time.set_xticks(range(0, 25, 3))
