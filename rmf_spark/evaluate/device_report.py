@@ -1,7 +1,7 @@
 """What the device model believes, for a few sample devices: one HTML page per MNO.
 
-For each sample device-day (a quiet, a typical and a busy device: the device-days at the
-25th, 50th and 75th percentile of located events), a map of its hourly posteriors (each
+For each sample device-day (a quiet, a typical and a busy device: the device-days at about
+the 25th, 50th and 75th percentile of located events), a map of its hourly posteriors (each
 time point's tiles, shaded by probability and coloured by hour), the posterior means joined
 in time order and, on a synthetic world, the person's true positions; beside it the day's
 segments as a timeline coloured by state. Devices are shown as "device 1, 2, ...": their
@@ -49,21 +49,23 @@ _STATE_COLOURS = {
 
 
 def sample_device_days(
-    device_day: pd.DataFrame, *, quantiles: tuple[float, ...] = SAMPLE_QUANTILES
+    device_day: DataFrame, *, quantiles: tuple[float, ...] = SAMPLE_QUANTILES
 ) -> list[tuple[str, date]]:
-    """The located device-days at the given quantiles of ``located_events`` (ties broken by
-    device id and date, so the choice is the same on every run), without repeats."""
-    located = device_day[device_day[DAY_STATUS] == LOCATED].sort_values(
-        [LOCATED_EVENTS, DEVICE_ID, DATE], kind="stable"
-    )
-    if located.empty:
-        return []
-    picks = []
-    for q in quantiles:
-        row = located.iloc[min(int(q * len(located)), len(located) - 1)]
-        key = (row[DEVICE_ID], row[DATE])
-        if key not in picks:
-            picks.append(key)
+    """The located device-days at (about: 1 % rank error) the given quantiles of
+    ``located_events``: for each, the first at or above it by (events, device id, date), so
+    every run shows the same; without repeats. A few small Spark jobs, no collect of the
+    table."""
+    located = device_day.where(F.col(DAY_STATUS) == LOCATED).select(DEVICE_ID, DATE, LOCATED_EVENTS)
+    cuts = located.approxQuantile(LOCATED_EVENTS, list(quantiles), 0.01)
+    picks: list[tuple[str, date]] = []
+    for cut in cuts:
+        row = (
+            located.where(F.col(LOCATED_EVENTS) >= cut)
+            .orderBy(LOCATED_EVENTS, DEVICE_ID, DATE)
+            .first()
+        )
+        if row is not None and (row[DEVICE_ID], row[DATE]) not in picks:
+            picks.append((row[DEVICE_ID], row[DATE]))
     return picks
 
 
@@ -80,9 +82,7 @@ def device_report_frames(
     ``errors``: :func:`~rmf_spark.evaluate.device_accuracy.compute_position_errors` output
     (posterior means and true positions), when a truth is there.
     """
-    picks = sample_device_days(
-        device_day.select(DEVICE_ID, DATE, DAY_STATUS, LOCATED_EVENTS).toPandas()
-    )
+    picks = sample_device_days(device_day)
     if not picks:
         return {}
     keys = F.lit(False)

@@ -22,20 +22,24 @@ def _device_day(events: list[int], status: str = "located") -> pd.DataFrame:
     )
 
 
-def test_samples_are_the_quartiles_of_located_events_and_skip_unlocated_days():
+def test_samples_are_the_quartiles_of_located_events_and_skip_unlocated_days(spark):
     days = pd.concat(
         [_device_day(list(range(100, 0, -1))), _device_day([1000], status="no_footprint")]
     )
-    picks = sample_device_days(days)
-    # sorted by events: 1 .. 100; the 25th, 50th and 75th percentile rows
-    events = {r.device_id: r.located_events for r in days.itertuples()}
-    assert [events[d] for d, _ in picks] == [26, 51, 76]
-    assert sample_device_days(days[days["status"] != "located"]) == []
-    assert len(sample_device_days(_device_day([5]))) == 1  # no repeats
+    picks = sample_device_days(spark.createDataFrame(days))
+    events = {r.device_id: r.located_events for r in days.itertuples() if r.status == "located"}
+    got = [events[d] for d, _ in picks]
+    # the located days' events are 1 .. 100: the quartiles, within the 1 % rank error
+    assert len(got) == 3 and got == sorted(got)
+    assert all(abs(e - 100 * q) <= 2 for e, q in zip(got, (0.25, 0.5, 0.75), strict=True))
+    none = spark.createDataFrame(days[days["status"] != "located"])
+    assert sample_device_days(none) == []
+    assert len(sample_device_days(spark.createDataFrame(_device_day([5])))) == 1  # no repeats
 
 
 def test_page_has_a_figure_per_sample_and_no_pseudonym(tmp_path):
-    picks = sample_device_days(_device_day([3, 8, 20, 40]))
+    days = _device_day([3, 8, 20, 40])
+    picks = [(d, DAY) for d in days["device_id"][1:]]
     t = [pd.Timestamp(DAY) + pd.Timedelta(hours=h) for h in (8, 9, 18)]
     post = pd.DataFrame(
         [(d, DAY, tp, 1000.0 * k, 2000.0, 0.5) for d, _ in picks for k, tp in enumerate(t)]

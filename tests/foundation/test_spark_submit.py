@@ -1,18 +1,13 @@
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.subprocess_result import run_for_result
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _result(stdout: str) -> dict:
-    lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
-    assert lines, stdout[-3000:]
-    return json.loads(lines[-1][len("RESULT ") :])
 
 
 @pytest.mark.slow
@@ -24,16 +19,11 @@ def test_spark_submit_keeps_the_command_line_master_and_runs_in_separate_executo
     driver and two executor JVMs) and must win; the spatial join, the Delta write and the
     pandas UDF run in the executors."""
     env = {**cli_env, "SPARK_SUBMIT_ARGS": "--master local-cluster[2,1,1024] --driver-memory 1g"}
-    out = subprocess.run(
+    result = run_for_result(
         [str(ROOT / "spark-submit.sh"), "selfcheck_distributed", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
         env=env,
-        cwd=ROOT,
         timeout=420,
     )
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = _result(out.stdout)
     assert result["master"] == "local-cluster[2,1,1024]"
     assert result["block_managers"] == 3  # the driver and two executor JVMs
     assert result["ok"], result

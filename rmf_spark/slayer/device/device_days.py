@@ -10,11 +10,13 @@ The numpy work is :mod:`~rmf_spark.slayer.device.inference`; memory per group is
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from pyspark.broadcast import Broadcast
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.group_ops import PandasCogroupedOps
@@ -77,6 +79,7 @@ __all__ = [
     "compute_time_point_posteriors",
     "device_day_of",
     "posteriors_of",
+    "release_footprints",
     "segments_of",
     "with_day_context",
 ]
@@ -316,19 +319,41 @@ def compute_device_days(
     fn = _device_days_fn(settings, ta_buffer, points, tolerance_s)
     limit = settings.broadcast_footprints_max_rows
     if limit and footprints.limit(limit + 1).count() <= limit:
-        # small enough: sent once to each worker instead of with every device-day
+        # small enough (at most `limit` rows on the driver): sent once to each worker instead
+        # of with every device-day
         shared = rows.sparkSession.sparkContext.broadcast(footprints.toPandas())
-        lookup: list[_FootprintLookup] = []
+        token = uuid.uuid4().hex
 
         def with_footprints(own: pd.DataFrame) -> pd.DataFrame:
-            if not lookup:  # once per worker process
-                lookup.append(_FootprintLookup(shared.value))
-            return fn(own, lookup[0].of(own))
+            return fn(own, _lookup(token, shared).of(own))
 
-        own = _own_rows(rows, settings.time_zone).groupBy(DEVICE_ID, DATE)
-        return own.applyInPandas(with_footprints, DEVICE_DAYS_SCHEMA)
+        grouped = _own_rows(rows, settings.time_zone).groupBy(DEVICE_ID, DATE)
+        out = grouped.applyInPandas(with_footprints, DEVICE_DAYS_SCHEMA)
+        _SHARED[id(out)] = shared
+        return out
     groups = _cogrouped(rows, footprints, settings.time_zone)
     return groups.applyInPandas(fn, DEVICE_DAYS_SCHEMA)
+
+
+#: the broadcast footprints of each result of :func:`compute_device_days` (driver side)
+_SHARED: dict[int, Broadcast] = {}
+#: a worker's sorted footprints, built once per broadcast (the token) and process
+_LOOKUPS: dict[str, _FootprintLookup] = {}
+
+
+def _lookup(token: str, shared: Broadcast) -> _FootprintLookup:
+    if token not in _LOOKUPS:
+        _LOOKUPS.clear()  # a worker keeps the footprints of the latest day only
+        _LOOKUPS[token] = _FootprintLookup(shared.value)
+    return _LOOKUPS[token]
+
+
+def release_footprints(device_days: DataFrame) -> None:
+    """Frees the footprints :func:`compute_device_days` broadcast for ``device_days`` (none
+    when they went with every device-day), once every result built from it is written."""
+    shared = _SHARED.pop(id(device_days), None)
+    if shared is not None:
+        shared.destroy()
 
 
 def _records(device_days: DataFrame, kind: str, schema: StructType) -> DataFrame:

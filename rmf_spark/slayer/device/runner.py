@@ -44,6 +44,7 @@ from rmf_spark.slayer.device.device_days import (
     compute_device_days,
     device_day_of,
     posteriors_of,
+    release_footprints,
     segments_of,
     with_day_context,
 )
@@ -188,6 +189,7 @@ def run_device(spark: SparkSession, cfg: RmfConfig, *, mno: str, date: dt.date) 
             )
     finally:
         inferred.unpersist()
+        release_footprints(inferred)
         if prior is not None:
             prior.unpersist()
     segments = tables.TIME_SEGMENTS.read(spark, cfg, mno=mno).where(where)

@@ -10,13 +10,14 @@ and prints one ``RESULT`` line of counts and segments, which the test checks.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from tests.subprocess_result import run_for_result
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -205,18 +206,7 @@ def run(max_rows_per_day: int) -> dict:
 @pytest.mark.cluster
 def test_a_device_with_a_million_events_a_day_runs_in_a_1gb_executor(cli_env):
     env = {**cli_env, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, __file__, "20000"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert lines, out.stdout[-3000:]
-    r = json.loads(lines[-1][len("RESULT ") :])
+    r = run_for_result([sys.executable, __file__, "20000"], env=env, timeout=600)
     print(json.dumps({k: r[k] for k in ("seconds", "peak_rss", "heavy_compressed_rows")}))
     assert r["master"] == MASTER
 

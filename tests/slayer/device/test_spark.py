@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 from pyspark.sql import functions as F
 
+from rmf_spark.slayer.device import device_days
 from rmf_spark.slayer.device.compress import compress_runs
 from rmf_spark.slayer.device.device_days import (
     compute_daily_permanence,
@@ -15,6 +16,7 @@ from rmf_spark.slayer.device.device_days import (
     compute_time_point_posteriors,
     device_day_of,
     posteriors_of,
+    release_footprints,
     segments_of,
     with_day_context,
 )
@@ -164,6 +166,10 @@ def test_footprints_with_every_device_day_or_once_per_worker_give_the_same_table
             "posteriors": posteriors_of(got).toPandas(),
             "days": device_day_of(got).toPandas(),
         }
+        shared = device_days._SHARED.get(id(got))
+        assert (shared is not None) == (limit > 0)  # broadcast only under the limit
+        release_footprints(got)
+        assert id(got) not in device_days._SHARED
     for name in ("segments", "posteriors", "days"):
         a, b = (out[k][name] for k in (0, 10_000_000))
         key = [c for c in ("device_id", "date", "segment_index", "time_point", "tile_id") if c in a]
