@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: install jars demo test test-fast test-reliability test-cluster lint format doctor clean bench
+.PHONY: install jars demo test test-fast test-integration test-reliability test-cluster lint format doctor clean bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,8 @@ test: install jars
 	$(VENV)/bin/pytest
 
 # The inner loop: every test but the slow ones (the synthetic world and the demo chain on it,
-# spark-submit, the notebook); `make test` runs them all but the reliability and cluster suites.
+# spark-submit, the notebook); `make test` runs them all but the integration, reliability and
+# cluster suites.
 test-fast: install jars
 	$(VENV)/bin/ruff check $(SRC)
 	$(VENV)/bin/pytest -m "not slow"
@@ -48,6 +49,11 @@ test-fast: install jars
 # Every stage killed after each of its writes and rerun (tests/reliability; CI runs it too).
 test-reliability: install jars
 	$(VENV)/bin/pytest -m reliability tests/reliability
+
+# The demo chain with the device stage on the tiny world's day, and the synthetic world
+# generated twice (determinism): about 8 minutes more than `make test`; CI runs it too.
+test-integration: install jars
+	$(VENV)/bin/pytest -m integration tests
 
 # Spark in local-cluster mode, executors in JVMs of their own with 1 GB (spark-submit, a
 # device with a million events a day); CI runs it too.

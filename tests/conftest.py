@@ -51,14 +51,7 @@ class Demo(NamedTuple):
     days: list[dt.date]
 
 
-@pytest.fixture(scope="session")
-def tiny_demo(spark, test_config, tiny_world, tmp_path_factory) -> Demo:
-    """``run_demo`` on the tiny world's first day (every MNO, in the test session), once per
-    test run: the end-to-end test checks its summary, the D- and C-layer acceptance tests read
-    its lake instead of loading the world again. A second day would double the time; what it
-    adds is tested on its own: a time point uses its own date's probabilities
-    (tests/slayer/test_present_population.py), a rerun reuses the footprints
-    (tests/clayer/test_runner_multimno.py)."""
+def _run_tiny_demo(test_config, tiny_world, tmp_path_factory, *, device_days: int) -> Demo:
     from rmf_spark.demo import demo_config, run_demo
     from rmf_spark.synth.profile import load_profile
 
@@ -68,19 +61,48 @@ def tiny_demo(spark, test_config, tiny_world, tmp_path_factory) -> Demo:
         "spark.shuffle_partitions": test_config.spark.shuffle_partitions,
     }
     profile = load_profile("tiny", overrides={"n_days": 1})
-    summary = run_demo(profile, out, overrides=overrides, world_dir=tiny_world, echo=lambda _: None)
+    summary = run_demo(
+        profile,
+        out,
+        overrides=overrides,
+        world_dir=tiny_world,
+        device_days=device_days,
+        echo=lambda _: None,
+    )
     cfg = demo_config(None, overrides, out.resolve(), [m.mno_id for m in profile.mnos])
     return Demo(out, summary, cfg, [profile.start_date])
 
 
+@pytest.fixture(scope="session")
+def tiny_demo(spark, test_config, tiny_world, tmp_path_factory) -> Demo:
+    """``run_demo`` on the tiny world's first day (every MNO, in the test session) without the
+    device stage, once per test run: the end-to-end test checks its summary, the D- and
+    C-layer acceptance tests read its lake instead of loading the world again. A second day
+    would double the time; what it adds is tested on its own: a time point uses its own date's
+    probabilities (tests/slayer/test_present_population.py), a rerun reuses the footprints
+    (tests/clayer/test_runner_multimno.py)."""
+    return _run_tiny_demo(test_config, tiny_world, tmp_path_factory, device_days=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_demo_device(spark, test_config, tiny_world, tmp_path_factory) -> Demo:
+    """The same demo with the device stage and the ``hmm`` estimator on its day: about six
+    minutes more on 2 cores, so its tests are ``integration`` (`make test-integration`)."""
+    return _run_tiny_demo(test_config, tiny_world, tmp_path_factory, device_days=1)
+
+
 def pytest_collection_modifyitems(config, items):
     """Every test that needs the synthetic world (directly or through the demo) is slow, so
-    ``-m "not slow"`` never generates it; every test of the killed-and-rerun chain
-    (``clean_run``, tests/reliability) is ``reliability``: `make test-reliability` runs them."""
+    ``-m "not slow"`` never generates it; every test of the demo with the device stage
+    (``tiny_demo_device``) is ``integration``: `make test-integration` runs them; every test
+    of the killed-and-rerun chain (``clean_run``, tests/reliability) is ``reliability``:
+    `make test-reliability` runs them."""
     for item in items:
         names = getattr(item, "fixturenames", ())
         if "tiny_world" in names:
             item.add_marker(pytest.mark.slow)
+        if "tiny_demo_device" in names:
+            item.add_marker(pytest.mark.integration)
         if "clean_run" in names:
             item.add_marker(pytest.mark.reliability)
             item.add_marker(pytest.mark.slow)

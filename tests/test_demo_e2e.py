@@ -1,4 +1,5 @@
-"""End to end: the demo chain on the tiny synthetic world, checked through its summary."""
+"""End to end: the demo chain on the tiny synthetic world, checked through its summary; with
+the device stage on its day in `make test-integration` (``tiny_demo_device``)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,7 @@ def summary(tiny_demo):
     return tiny_demo.out, tiny_demo.summary
 
 
-@pytest.mark.slow
-def test_demo_summary_has_every_key_and_stage(summary):
-    out, result = summary
+def _check_summary(out: Path, result: dict, methods: tuple[str, ...]) -> dict:
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk == json.loads(json.dumps(result))
     assert on_disk["profile"] == "tiny"
@@ -28,28 +27,42 @@ def test_demo_summary_has_every_key_and_stage(summary):
     assert list(result["stages"]) == STAGES  # in run order
     assert all(s["seconds"] >= 0 for s in on_disk["stages"].values())
     acc = on_disk["accuracy"]["present_population"]
-    for method in ("em", "naive", "hmm"):
+    assert set(methods) <= set(acc)
+    for method in methods:
         assert {"nae_1km", "nae_zone"} <= set(acc[method])
         assert all(0 <= acc[method][k] < 2 for k in ("nae_1km", "nae_zone"))
     assert 0 <= acc["population_nae_zone"] < 1
+    report = Path(on_disk["report"])
+    assert report.is_file() and report.read_text().lstrip().lower().startswith("<!doctype html")
+    return on_disk
+
+
+@pytest.mark.slow
+def test_demo_summary_has_every_key_and_stage(summary):
+    on_disk = _check_summary(*summary, methods=("em", "naive"))
+    # without device days: no hmm rows, no device block, no device page
+    assert "hmm" not in on_disk["accuracy"]["present_population"]
+    assert "device" not in on_disk["accuracy"]
+    assert on_disk["device_metrics"] == {} and on_disk["device_reports"] == {}
+
+
+def test_demo_with_the_device_stage_reports_hmm_and_device_accuracy(tiny_demo_device):
+    on_disk = _check_summary(tiny_demo_device.out, tiny_demo_device.summary, ("em", "naive", "hmm"))
+    acc = on_disk["accuracy"]["present_population"]
     assert all(0 <= v <= 1 for v in acc["hmm"]["interval_coverage"].values())
     device = on_disk["accuracy"]["device"]
     assert 0 < device["position_error_p50_m"] <= device["position_error_p90_m"]
     assert 0 < device["stay_recall"] <= 1 and 0 < device["stay_precision"] <= 1
-    report = Path(on_disk["report"])
-    assert report.is_file() and report.read_text().lstrip().lower().startswith("<!doctype html")
     assert set(on_disk["device_reports"]) == {"mno_a", "mno_b"}
 
 
-@pytest.mark.slow
-def test_demo_device_page_shows_sample_devices_without_their_pseudonyms(summary, spark, tiny_demo):
+def test_demo_device_page_shows_sample_devices_without_their_pseudonyms(spark, tiny_demo_device):
     from rmf_spark import tables
 
-    _, result = summary
-    for mno, path in result["device_reports"].items():
+    for mno, path in tiny_demo_device.summary["device_reports"].items():
         page = Path(path).read_text()
         assert page.count("<img ") == 3  # quiet, typical and busy device-days
-        ids = tables.DEVICE_DAY.read(spark, tiny_demo.cfg, mno=mno).select("device_id")
+        ids = tables.DEVICE_DAY.read(spark, tiny_demo_device.cfg, mno=mno).select("device_id")
         assert not [r[0] for r in ids.distinct().collect() if r[0] in page]
 
 
@@ -73,12 +86,12 @@ def test_demo_em_beats_naive_at_zone_level(summary):
     assert acc["em"]["nae_1km"] < acc["naive"]["nae_1km"]
 
 
-@pytest.mark.slow
-def test_demo_device_stage_accounts_for_every_device_day(summary, spark, tiny_demo):
+def test_demo_device_stage_accounts_for_every_device_day(spark, tiny_demo_device):
     from rmf_spark import tables
 
-    _, result = summary
-    for mno, days in result["device_metrics"].items():
+    tiny_demo = tiny_demo_device
+    assert set(tiny_demo.summary["device_metrics"]) == {"mno_a", "mno_b"}
+    for mno, days in tiny_demo.summary["device_metrics"].items():
         for day, metrics in days.items():
             day_rows = tables.DEVICE_DAY.read(spark, tiny_demo.cfg, mno=mno).where(
                 f"date = DATE'{day}'"

@@ -19,6 +19,7 @@ def _hashes(root):
 
 
 @pytest.mark.slow
+@pytest.mark.integration  # the world generated twice: half a minute
 def test_generate_world_same_seed_same_raw_bytes(spark, tmp_path):
     prof = load_profile(
         "tiny",
