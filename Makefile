@@ -51,7 +51,7 @@ test-reliability: install jars
 	$(VENV)/bin/pytest -m reliability tests/reliability
 
 # The demo chain with the device stage on the tiny world's day, and the synthetic world
-# generated twice (determinism): about 8 minutes more than `make test`; CI runs it too.
+# generated twice (determinism): about 18 minutes on 2 cores; CI runs it too.
 test-integration: install jars
 	$(VENV)/bin/pytest -m integration tests
 
