@@ -86,8 +86,9 @@ def tiny_demo(spark, test_config, tiny_world, tmp_path_factory) -> Demo:
 
 @pytest.fixture(scope="session")
 def tiny_demo_device(spark, test_config, tiny_world, tmp_path_factory) -> Demo:
-    """The same demo with the device stage and the ``hmm`` estimator on its day: about six
-    minutes more on 2 cores, so its tests are ``integration`` (`make test-integration`)."""
+    """The same demo with the device stage and the ``hmm`` estimator on its day. It is a run of
+    its own (the whole chain again, then the device stage: about 17 minutes on 2 cores), so
+    its tests are ``integration`` (`make test-integration`), where ``tiny_demo`` is not built."""
     return _run_tiny_demo(test_config, tiny_world, tmp_path_factory, device_days=1)
 
 
