@@ -17,27 +17,29 @@ ROOT = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
-def test_config(tmp_path_factory):
-    """The local profile, shrunk for tests: 2 cores, 2 shuffle partitions, no UI."""
+def test_overrides(tmp_path_factory):
+    """The overrides that shrink the local profile for tests: 2 cores, 2 shuffle partitions,
+    no UI, the run's own lake and warehouse."""
+    return {
+        "spark.master": "local[2]",
+        "spark.shuffle_partitions": 2,
+        "spark.ui_enabled": False,
+        "spark.driver_memory": "3g",
+        "spark.conf": {
+            "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("warehouse")),
+            "spark.default.parallelism": "2",
+            "spark.ui.showConsoleProgress": "false",
+        },
+        "lake.root": str(tmp_path_factory.mktemp("lake")),
+    }
+
+
+@pytest.fixture(scope="session")
+def test_config(test_overrides):
+    """The local profile, shrunk for tests (:func:`test_overrides`)."""
     from rmf_spark.config import load_config
 
-    lake = tmp_path_factory.mktemp("lake")
-    warehouse = tmp_path_factory.mktemp("warehouse")
-    return load_config(
-        ROOT / "conf" / "local.toml",
-        overrides={
-            "spark.master": "local[2]",
-            "spark.shuffle_partitions": 2,
-            "spark.ui_enabled": False,
-            "spark.driver_memory": "3g",
-            "spark.conf": {
-                "spark.sql.warehouse.dir": str(warehouse),
-                "spark.default.parallelism": "2",
-                "spark.ui.showConsoleProgress": "false",
-            },
-            "lake.root": str(lake),
-        },
-    )
+    return load_config(ROOT / "conf" / "local.toml", overrides=test_overrides)
 
 
 @pytest.fixture(scope="session")

@@ -97,6 +97,34 @@ def hmm_events(rows: pd.DataFrame, model: DeviceEmission) -> tuple[np.ndarray, n
     return event_row[order], times[order]
 
 
+def answering_events(
+    times_s: np.ndarray, event_row: np.ndarray, at_s: np.ndarray, *, tolerance_s: float
+) -> np.ndarray:
+    """The HMM event that answers each instant of ``at_s`` (-1: none).
+
+    The event nearest within ``tolerance_s`` (tie to the earlier, as the EM), or, for an
+    instant between the two ends of one run, the nearer end: the device was seen on that
+    cell throughout the run (its silences are at most ``device.run_max_gap_s``), so the raw
+    event nearest to the instant is within ``run_max_gap_s / 2`` whatever the run's length.
+
+    >>> answering_events(np.array([0.0, 9000.0, 20000.0]), np.array([0, 0, 1]),
+    ...                  np.array([4000.0, 14000.0, 20500.0]), tolerance_s=3600).tolist()
+    [0, -1, 2]
+    """
+    pick = nearest_event(times_s, at_s, tolerance_s=tolerance_s)
+    times = np.asarray(times_s, dtype=float)
+    at = np.asarray(at_s, dtype=float)
+    missing = np.flatnonzero(pick < 0)
+    before = np.searchsorted(times, at[missing], side="right") - 1
+    ok = (before >= 0) & (before + 1 < len(times))
+    missing, before = missing[ok], before[ok]
+    inside = event_row[before] == event_row[before + 1]
+    missing, before = missing[inside], before[inside]
+    later = times[before + 1] - at[missing] < at[missing] - times[before]
+    pick[missing] = np.where(later, before + 1, before)
+    return pick
+
+
 class DeviceDay(NamedTuple):
     """What the device stage keeps of one device-day (:func:`infer_device_day`)."""
 
@@ -172,8 +200,9 @@ def infer_device_day(
         TA bands added either side (``present_population.timing_advance_buffer``).
     time_points
         Instants (naive UTC) at which to keep the posterior: each answered by the HMM event
-        nearest to it within ``tolerance_s`` (tie to the earlier), stored on the fewest tiles
-        holding ``device.hmm.posterior_mass``, renormalised. None or empty: no posteriors.
+        nearest to it within ``tolerance_s`` (tie to the earlier) or by the nearer end of the
+        run it falls in (:func:`answering_events`), stored on the fewest tiles holding
+        ``device.hmm.posterior_mass``, renormalised. None or empty: no posteriors.
     tolerance_s
         Largest distance from a time point to its event (``present_population.tolerance_s``).
 
@@ -201,7 +230,7 @@ def infer_device_day(
     )
     event_row, times = hmm_events(rows, model)
     points = pd.to_datetime(pd.Series([] if time_points is None else time_points))
-    pick = nearest_event(times, to_micros(points) / 1e6, tolerance_s=tolerance_s)
+    pick = answering_events(times, event_row, to_micros(points) / 1e6, tolerance_s=tolerance_s)
     empty = _posterior_frame([], model.tiles)
     result = DeviceDay(
         segments, empty, float("nan"), int(own.sum()), int((no_fp & own).sum()), len(event_row)

@@ -12,22 +12,41 @@ from rmf_spark.errors import InputDataError
 from rmf_spark.slayer.device.runner import day_time_points, run_device
 from tests.slayer import tiny_world as tw
 
+# the device stage from the lake, run twice: `make test-integration` (CI runs it); the
+# device-day pass in Spark is in test_spark.py, which `make test` runs
+pytestmark = pytest.mark.integration
+
 DAY = tw.START.date()
+#: MultiMNO's tolerance (an hour), not the default 12 h that answers every time point of the
+#: day: the tiny world's devices stay on one cell for hours, so time points fall inside runs
+#: longer than twice the tolerance, which must still be answered (inference.answering_events)
+TOLERANCE = {"present_population.tolerance_s": 3600}
 
 
 @pytest.fixture(scope="module")
-def device_run(spark, test_config):
-    tw.pipeline_lake(spark, test_config)  # the EM density the HMM prior uses
-    return run_device(spark, test_config, mno=tw.MNO, date=DAY)
+def device_config(test_overrides):
+    """The tests' profile (the same lake) with :data:`TOLERANCE`."""
+    from rmf_spark.config import load_config
+    from tests.conftest import ROOT
+
+    return load_config(ROOT / "conf" / "local.toml", overrides={**test_overrides, **TOLERANCE})
+
+
+@pytest.fixture(scope="module")
+def device_run(spark, test_config, device_config):
+    tw.pipeline_lake(spark, test_config)  # the EM density the HMM prior uses (as elsewhere)
+    return run_device(spark, device_config, mno=tw.MNO, date=DAY)
 
 
 def _read(spark, cfg, spec):
     return spec.read(spark, cfg, mno=tw.MNO).where(f"date = DATE'{DAY}'").toPandas()
 
 
-def test_every_device_day_is_accounted_for_and_covered_by_segments(spark, test_config, device_run):
-    events = tw.pipeline_lake(spark, test_config)["events"]
-    days = _read(spark, test_config, tables.DEVICE_DAY)
+def test_every_device_day_is_accounted_for_and_covered_by_segments(
+    spark, device_config, device_run
+):
+    events = tw.pipeline_lake(spark, device_config)["events"]
+    days = _read(spark, device_config, tables.DEVICE_DAY)
     assert sorted(days["device_id"]) == sorted(events["device_id"].unique())
     assert (days["status"] == "located").all()
     assert days["log_likelihood"].notna().all() and (days["log_likelihood"] < 0).all()
@@ -37,7 +56,7 @@ def test_every_device_day_is_accounted_for_and_covered_by_segments(spark, test_c
     assert device_run["prior"] == "em"
     assert device_run["metrics"]["device_days_located"] == len(days)
 
-    seg = _read(spark, test_config, tables.TIME_SEGMENTS).sort_values(
+    seg = _read(spark, device_config, tables.TIME_SEGMENTS).sort_values(
         ["device_id", "segment_index"]
     )
     day0 = pd.Timestamp(DAY)
@@ -48,24 +67,26 @@ def test_every_device_day_is_accounted_for_and_covered_by_segments(spark, test_c
         assert (s["start_ts"].iloc[1:].to_numpy() == s["end_ts"].iloc[:-1].to_numpy()).all()
     located = seg[seg["state"].isin(["stay", "undetermined"])]
     assert located["best_tile"].notna().all()
-    n_buckets = test_config.ingest.n_device_buckets
+    n_buckets = device_config.ingest.n_device_buckets
     assert seg["device_bucket"].between(0, n_buckets - 1).all()
     assert (seg.groupby("device_id")["device_bucket"].nunique() == 1).all()
 
-    perm = _read(spark, test_config, tables.DAILY_PERMANENCE)
+    perm = _read(spark, device_config, tables.DAILY_PERMANENCE)
     assert perm.groupby("device_id").size().eq(24).all()
 
 
-def test_posteriors_sum_to_one_at_the_time_points_within_tolerance(spark, test_config, device_run):
-    post = _read(spark, test_config, tables.LOCATION_POSTERIOR)
+def test_posteriors_sum_to_one_at_the_time_points_within_tolerance(
+    spark, device_config, device_run
+):
+    post = _read(spark, device_config, tables.LOCATION_POSTERIOR)
     points = day_time_points(
-        DAY, time_zone="UTC", step_s=test_config.present_population.time_step_s
+        DAY, time_zone="UTC", step_s=device_config.present_population.time_step_s
     )
     assert set(post["time_point"]) <= {pd.Timestamp(p) for p in points}
     sums = post.groupby(["device_id", "time_point"])["probability"].sum()
     assert ((sums - 1).abs() < 1e-9).all()
-    events = tw.pipeline_lake(spark, test_config)["events"]
-    tol = timedelta(seconds=test_config.present_population.tolerance_s)
+    events = tw.pipeline_lake(spark, device_config)["events"]
+    tol = timedelta(seconds=device_config.present_population.tolerance_s)
     for tp in tw.START + pd.to_timedelta(range(tw.HOURS), unit="h"):
         near = events[(events["event_ts"] - tp).abs() <= tol]["device_id"].unique()
         answered = post[post["time_point"] == tp]["device_id"].unique()
@@ -73,40 +94,41 @@ def test_posteriors_sum_to_one_at_the_time_points_within_tolerance(spark, test_c
     assert device_run["posterior_rows"] == len(post)
 
 
-def test_cli_rerun_replaces_the_day_and_missing_input_is_named(spark, test_config, device_run):
+def test_cli_rerun_replaces_the_day_and_missing_input_is_named(spark, device_config, device_run):
     from rmf_spark.cli import main
 
     before = {
-        s.name: _read(spark, test_config, s) for s in (tables.TIME_SEGMENTS, tables.DEVICE_DAY)
+        s.name: _read(spark, device_config, s) for s in (tables.TIME_SEGMENTS, tables.DEVICE_DAY)
     }
-    overrides = ["--set", f"lake.root={test_config.lake.root}"]
+    overrides = ["--set", f"lake.root={device_config.lake.root}"]
+    overrides += [a for k, v in TOLERANCE.items() for a in ("--set", f"{k}={v}")]
     assert main(["statistics", "device", "--mno", tw.MNO, "--date", str(DAY), *overrides]) == 0
     for name, frame in before.items():
-        again = _read(spark, test_config, tables.CATALOG[f"slayer/{name}"])
+        again = _read(spark, device_config, tables.CATALOG[f"slayer/{name}"])
         keys = ["device_id", "segment_index"] if "segment_index" in frame else ["device_id"]
         pd.testing.assert_frame_equal(
             frame.sort_values(keys).reset_index(drop=True),
             again.sort_values(keys).reset_index(drop=True),
         )
     with pytest.raises(InputDataError) as err:
-        run_device(spark, test_config, mno="no_such_mno", date=DAY)
+        run_device(spark, device_config, mno="no_such_mno", date=DAY)
     assert err.value.code == "INPUT_TABLE_MISSING"
     assert "rmf convergence" in str(err.value)
 
 
 def test_hmm_present_population_from_the_posteriors_leaves_the_other_methods(
-    spark, test_config, device_run
+    spark, device_config, device_run
 ):
     from rmf_spark.errors import ConfigError
     from rmf_spark.slayer.present_population.runner import run_present_population
 
-    world = tw.pipeline_lake(spark, test_config)
+    world = tw.pipeline_lake(spark, device_config)
     shares = spark.createDataFrame([("R1", 0.5), ("R2", 0.25)], "region_id string, share double")
     pp = tables.PRESENT_POPULATION
-    before = pp.read(spark, test_config, mno=tw.MNO).where("method != 'hmm'").toPandas()
+    before = pp.read(spark, device_config, mno=tw.MNO).where("method != 'hmm'").toPandas()
     summary = run_present_population(
         spark,
-        test_config,
+        device_config,
         mno=tw.MNO,
         start=world["start"],
         end=world["end"],
@@ -114,7 +136,7 @@ def test_hmm_present_population_from_the_posteriors_leaves_the_other_methods(
         methods=("hmm",),
     )
     assert summary["methods"] == ["hmm"]
-    table = pp.read(spark, test_config, mno=tw.MNO).toPandas()
+    table = pp.read(spark, device_config, mno=tw.MNO).toPandas()
     others = table[table["method"] != "hmm"]
     key = ["time_point", "method", "level", "area_id"]
     pd.testing.assert_frame_equal(
@@ -122,7 +144,7 @@ def test_hmm_present_population_from_the_posteriors_leaves_the_other_methods(
         others.sort_values(key).reset_index(drop=True),
     )
     hmm = table[table["method"] == "hmm"]
-    post = _read(spark, test_config, tables.LOCATION_POSTERIOR)
+    post = _read(spark, device_config, tables.LOCATION_POSTERIOR)
     answered = post.groupby("time_point")["device_id"].nunique()
     for level, rows in hmm.groupby("level"):
         totals = rows.groupby("time_point")["devices"].sum()
@@ -132,5 +154,5 @@ def test_hmm_present_population_from_the_posteriors_leaves_the_other_methods(
     assert others[["devices_lower", "devices_upper"]].isna().all().all()
     with pytest.raises(ConfigError, match="choose among"):
         run_present_population(
-            spark, test_config, mno=tw.MNO, start=tw.START, end=tw.START, methods=("mle",)
+            spark, device_config, mno=tw.MNO, start=tw.START, end=tw.START, methods=("mle",)
         )

@@ -212,3 +212,19 @@ def test_slots_follow_the_length_of_the_day():
 def test_slots_reject_an_empty_day():
     with pytest.raises(ValueError, match="not after"):
         permanence_module.slot_bounds(DAY0, DAY0, slot_s=3600)
+
+
+def test_a_time_point_inside_a_long_run_is_answered_by_the_run():
+    # one cell from 08:00 to 12:00 (a run: silences of at most run_max_gap_s), then 14:00
+    rows = lw.rows([("08:00", "12:00", "C2"), ("14:00", "14:00", "C3")])
+    points = pd.Series(DAY0 + H * np.arange(24))
+    day = infer_device_day(
+        rows, FP, day_start=DAY0, day_end=DAY1, settings=S, ta_buffer=1,
+        time_points=points, tolerance_s=1800,
+    )  # fmt: skip
+    answered = sorted({t.hour for t in day.posteriors["time_point"]})
+    # 10:00 is two hours from either end of the run: the device was on C2 all along;
+    # 13:00 lies between two rows, an hour from each: beyond the tolerance
+    assert answered == [8, 9, 10, 11, 12, 14]
+    sums = day.posteriors.groupby("time_point")["probability"].sum()
+    assert np.allclose(sums, 1.0)
