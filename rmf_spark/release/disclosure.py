@@ -124,6 +124,13 @@ def _secondary(
     reason: np.ndarray,
     k: float,
 ) -> None:
+    """The module notes' rule, in place on ``sup`` and ``reason``, with numpy arrays.
+
+    A parent-child edge group ``g`` is a (parent, child level) pair. Each round computes every
+    group's suppressed count and sum with one ``bincount``, and every needy group's pick (its
+    released child of smallest value, ties by area id) as the first released child in the
+    group's rows sorted once by (value, area id). All picks of a round are made together.
+    """
     index = pd.Series(
         np.arange(len(out)), index=pd.MultiIndex.from_arrays([out[_LEVEL], out[_AREA]])
     )
@@ -137,28 +144,33 @@ def _secondary(
             "edge": links[CHILD_LEVEL].to_numpy()[ok],
         }
     ).drop_duplicates()
-    edges["cval"] = val[edges["c"].to_numpy()]
-    edges["carea"] = out[_AREA].to_numpy()[edges["c"].to_numpy()]
-    keys = ["p", "edge"]
+    if edges.empty:
+        return
+    group = edges.groupby(["p", "edge"], sort=False).ngroup().to_numpy()
+    n_groups = int(group.max()) + 1
+    c = edges["c"].to_numpy()
+    cval = val[c]
+    carea = out[_AREA].to_numpy()[c]
+    # rows by group, then value (NaN last, as pandas sorts), then area id
+    order = np.lexsort((carea, np.isnan(cval), np.nan_to_num(cval, nan=0.0), group))
+    c, cval, group = c[order], cval[order], group[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    gparent = edges["p"].to_numpy()[order][starts]
+    last = len(c)
+    sentinel = np.arange(last + 1)  # positions, and one past the end for "no child left"
     for _ in range(len(out) + 1):
-        csup = sup[edges["c"].to_numpy()]
-        stats = (
-            edges.assign(n=csup.astype(int), s=np.where(csup, edges["cval"].fillna(0.0), 0.0))
-            .groupby(keys, sort=False)[["n", "s"]]
-            .sum()
-            .reset_index()
-        )
-        released_parent = ~sup[stats["p"].to_numpy()]
-        needy = stats[released_parent & (stats["n"] > 0) & ((stats["n"] == 1) | (stats["s"] < k))]
-        if needy.empty:
+        csup = sup[c]
+        n = np.bincount(group, weights=csup, minlength=n_groups)
+        s = np.bincount(group, weights=np.where(csup, np.nan_to_num(cval), 0.0), minlength=n_groups)
+        needy = ~sup[gparent] & (n > 0) & ((n == 1) | (s < k))
+        if not needy.any():
             return
-        cand = edges[~csup].merge(needy[keys], on=keys)
-        pick = cand.sort_values([*keys, "cval", "carea"]).groupby(keys, sort=False).head(1)
-        new = pick["c"].to_numpy()
+        first = np.minimum.reduceat(np.where(csup, last, sentinel[:last]), starts)[needy]
+        has_child = first < last
+        new = c[first[has_child]]
         sup[new] = True
         reason[new] = SECONDARY
-        orphan = needy.merge(pick[keys], on=keys, how="left", indicator=True)
-        lone = orphan.loc[orphan["_merge"] == "left_only", "p"].to_numpy()
+        lone = gparent[needy][~has_child]
         sup[lone] = True
         reason[lone] = SECONDARY
 
@@ -246,7 +258,11 @@ def apply_disclosure_control(
     """
     cols = estimates.columns
     keys = [*group_cols, _LEVEL, _AREA]
-    regions = area_regions(hierarchy, region_level=region_level)
+    # The hierarchy, the regions and the rows are materialised once: the plan reads them many
+    # times and every round again (planning the hierarchy's Delta scans alone took five times
+    # as long as the rule itself on the tiny world).
+    hierarchy = hierarchy.localCheckpoint()
+    regions = area_regions(hierarchy, region_level=region_level).localCheckpoint()
     placed = estimates.join(regions, on=[_LEVEL, _AREA], how="left").fillna("", subset=[REGION])
     no_edge = [F.lit(None).cast("string").alias(c) for c in (PARENT_LEVEL, PARENT_ID)]
     parent_region = regions.select(
@@ -257,10 +273,14 @@ def apply_disclosure_control(
     ).join(parent_region, on=[PARENT_LEVEL, PARENT_ID], how="left")
     # every area in its own region's group; every edge, with its child's values, in the group
     # of its parent's region
-    rows = placed.select(*cols, *no_edge, REGION).unionByName(
-        estimates.join(edges, on=[_LEVEL, _AREA])
-        .fillna("", subset=[REGION])
-        .select(*cols, PARENT_LEVEL, PARENT_ID, REGION)
+    rows = (
+        placed.select(*cols, *no_edge, REGION)
+        .unionByName(
+            estimates.join(edges, on=[_LEVEL, _AREA])
+            .fillna("", subset=[REGION])
+            .select(*cols, PARENT_LEVEL, PARENT_ID, REGION)
+        )
+        .localCheckpoint()
     )
     schema = StructType(
         [
@@ -280,9 +300,10 @@ def apply_disclosure_control(
         edges = edges.rename(columns={_LEVEL: CHILD_LEVEL, _AREA: CHILD_ID})
         res = suppress_values(values, edges, k=k, secondary=secondary).drop(columns=_VALUE)
         region = pdf[REGION].iloc[0]
-        at_home = pdf.loc[pdf[PARENT_ID].isna(), [_LEVEL, _AREA]].assign(**{_HOME: True})
-        res = res.merge(at_home, on=[_LEVEL, _AREA], how="left")
-        res[_HOME] = res[_HOME].fillna(False).astype(bool)
+        at_home = pdf.loc[pdf[PARENT_ID].isna(), [_LEVEL, _AREA]]
+        res[_HOME] = pd.MultiIndex.from_frame(res[[_LEVEL, _AREA]]).isin(
+            pd.MultiIndex.from_frame(at_home)
+        )
         return res.assign(**{REGION: region})[[*cols, SUPPRESSED, SUPPRESSION, REGION, _HOME]]
 
     def run_groups(prior: DataFrame | None, only: DataFrame | None) -> DataFrame:
