@@ -6,6 +6,11 @@ posteriors) -> release -> evaluate, for every MNO of the profile, in one Spark s
 Progress is printed per stage; ``DIR/summary.json`` holds the seconds per stage, the D-layer
 accounting and the device-stage metrics per MNO, the accuracy block and the report path.
 
+The MNOs of a stage run side by side (threads of one Spark application): on a small world a
+stage waits mostly on job scheduling and Delta commits, not on the cores, so two MNOs take
+little more than one. The device stage (memory-heavy) and the evaluation (matplotlib is not
+thread-safe) take the MNOs one after the other.
+
 The pseudonymisation key is drawn at random for the run (the demo has no key to protect) and
 is never written anywhere.
 """
@@ -17,7 +22,8 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +77,19 @@ class _Stages:
         self.echo(f"      {name} done in {took:.1f} s")
 
 
+def _each_mno(mnos: Sequence[str], run: Callable[[str], Any], *, at_once: int) -> list[Any]:
+    """``run(mno)`` for every MNO, ``at_once`` at a time; results in the order of ``mnos``.
+
+    The first error is raised once the MNOs already started have finished (a Spark job cannot
+    be abandoned half way from Python without leaving its writes to the next run).
+    """
+    if at_once <= 1 or len(mnos) <= 1:
+        return [run(m) for m in mnos]
+    with ThreadPoolExecutor(min(at_once, len(mnos)), thread_name_prefix="demo") as pool:
+        futures = [pool.submit(run, m) for m in mnos]
+        return [f.result() for f in futures]
+
+
 def _pooled(per_mno: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Mean over MNOs of each accuracy figure (None where no MNO has it)."""
 
@@ -112,6 +131,7 @@ def run_demo(
     overrides: dict[str, Any] | None = None,
     world_dir: str | Path | None = None,
     device_days: int | None = None,
+    mnos_at_once: int | None = None,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the demo; write and return ``summary.json``.
@@ -135,8 +155,11 @@ def run_demo(
         Days (from the first) the device stage and the ``hmm`` estimator run on; None: every
         day, 0: none (the stage costs about 0.2-1.3 s of one core per device-day today,
         ``docs/device-inference.md`` section 8).
+    mnos_at_once
+        MNOs processed side by side in ingest, convergence, present population and release
+        (default: all of them; 1: one after the other, as separate jobs would).
     """
-    from rmf_spark.clayer.runner import run_convergence
+    from rmf_spark.clayer.runner import build_grid, run_convergence
     from rmf_spark.dlayer.runner import run_ingest, run_ingest_cells
     from rmf_spark.evaluate.runner import run_evaluate, run_evaluate_device
     from rmf_spark.release.runner import run_release
@@ -167,31 +190,39 @@ def run_demo(
     start = dt.datetime.combine(dates[0], dt.time(0))
     end = dt.datetime.combine(dates[-1], dt.time(23))
 
-    accounting: dict[str, dict[str, int]] = {}
+    at_once = len(mnos) if mnos_at_once is None else mnos_at_once
+
+    def ingest(mno: str) -> dict[str, int]:
+        run_ingest_cells(spark, cfg, mno=mno)
+        totals = dict.fromkeys(
+            ("raw_rows", "bronze_rows", "quarantined_rows", "duplicates_removed"), 0
+        )
+        for day in dates:
+            c = run_ingest(spark, cfg, mno=mno, date=day)
+            totals["raw_rows"] += c.rows_read
+            totals["bronze_rows"] += c.rows_bronze
+            totals["quarantined_rows"] += c.rows_quarantined
+            totals["duplicates_removed"] += c.duplicates_removed
+        echo(f"      {mno}: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
+        return totals
+
+    def converge(mno: str) -> None:
+        for day in dates:
+            run_convergence(spark, cfg, mno=mno, date=day)
+
     with stages.stage("ingest", f"{len(mnos)} MNOs x {len(dates)} days into bronze"):
-        for mno in mnos:
-            run_ingest_cells(spark, cfg, mno=mno)
-            totals = {
-                "raw_rows": 0,
-                "bronze_rows": 0,
-                "quarantined_rows": 0,
-                "duplicates_removed": 0,
-            }
-            for day in dates:
-                c = run_ingest(spark, cfg, mno=mno, date=day)
-                totals["raw_rows"] += c.rows_read
-                totals["bronze_rows"] += c.rows_bronze
-                totals["quarantined_rows"] += c.rows_quarantined
-                totals["duplicates_removed"] += c.duplicates_removed
-            accounting[mno] = totals
-            echo(f"      {mno}: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
+        accounting = dict(zip(mnos, _each_mno(mnos, ingest, at_once=at_once), strict=True))
     with stages.stage("convergence", "grid, footprints, connection probabilities, events"):
-        for mno in mnos:
-            for day in dates:
-                run_convergence(spark, cfg, mno=mno, date=day)
+        build_grid(spark, cfg)  # shared by the MNOs: built once, before they start
+        _each_mno(mnos, converge, at_once=at_once)
     with stages.stage("present_population", f"EM and naive, hourly, {start} .. {end}"):
-        for mno in mnos:
-            run_present_population(spark, cfg, mno=mno, start=start, end=end, methods=COUNTS)
+        _each_mno(
+            mnos,
+            lambda mno: run_present_population(
+                spark, cfg, mno=mno, start=start, end=end, methods=COUNTS
+            ),
+            at_once=at_once,
+        )
     device_metrics: dict[str, dict[str, Any]] = {}
     on = dates if device_days is None else dates[: max(device_days, 0)]
     with stages.stage("device", f"segments, posteriors, the hmm estimator on {len(on)} days"):
@@ -202,13 +233,15 @@ def run_demo(
                 )["metrics"]
             last = dt.datetime.combine(on[-1], dt.time(23))
             run_present_population(spark, cfg, mno=mno, start=start, end=last, methods=("hmm",))
-    releases: dict[str, str] = {}
     with stages.stage("release", f"disclosure control (k = {cfg.release.k:g}) and exports"):
-        for mno in mnos:
-            m = run_release(
+        manifests = _each_mno(
+            mnos,
+            lambda mno: run_release(
                 spark, cfg, mno=mno, start=start, end=end, out_dir=out / "release" / mno
-            )
-            releases[mno] = str(m.get("manifest_path"))
+            ),
+            at_once=at_once,
+        )
+        releases = {m: str(r.get("manifest_path")) for m, r in zip(mnos, manifests, strict=True)}
     per_mno: dict[str, dict[str, Any]] = {}
     reports: dict[str, str] = {}
     device_reports: dict[str, str] = {}
