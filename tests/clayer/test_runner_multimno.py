@@ -19,6 +19,9 @@ from rmf_spark.clayer.settings import ConvergenceSettings, GridSettings, PriorSe
 from rmf_spark.lake import write_delta
 from tests.conftest import MULTIMNO_SAMPLE
 
+# a whole C-layer run on the MultiMNO sample: `make test-integration` (CI runs it)
+pytestmark = pytest.mark.integration
+
 MNO, DAY = "mno_mm", dt.date(2023, 1, 8)
 
 

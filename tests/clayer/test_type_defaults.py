@@ -25,6 +25,9 @@ from tests.clayer.helpers import X0, Y0, square_wkt, territory_df
 from tests.conftest import ROOT
 from tests.dlayer.rawfiles import A_CELLS_HEADER
 
+# ingest-cells and two convergence runs end to end: `make test-integration` (CI runs it)
+pytestmark = pytest.mark.integration
+
 MNO, DAY = "mno_a", dt.date(2024, 1, 15)
 FULL, BARE = "214-07-1-1", "214-07-2-1"
 CELLS = [  # cgi;valid_from;valid_to;x;y;altitude;height;directional;azimuth;tilt;beams;power;range

@@ -220,6 +220,7 @@ def test_ingest_cells_flags_repairs_and_quarantines(spark, loaded):
     }
 
 
+@pytest.mark.integration  # a whole load of the MultiMNO sample (make test-integration)
 def test_ingest_multimno_sample_every_row_accounted(spark, test_config, tmp_path):
     cfg = make_config(test_config, tmp_path / "lake", tmp_path / "raw")
     c = run_ingest(spark, cfg, mno="multimno", date=dt.date(2023, 1, 10))
