@@ -284,6 +284,15 @@ def demo(
             help="days the device stage runs on, from the first (default: all; 0: none)",
         ),
     ] = None,
+    mnos_at_once: Annotated[
+        int | None,
+        typer.Option(
+            "--mnos-at-once",
+            min=1,
+            help="MNOs processed side by side in ingest, convergence, present population and "
+            "release (default: all; 1: one after the other)",
+        ),
+    ] = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -299,6 +308,7 @@ def demo(
         config_path=config,
         overrides=overrides,
         device_days=device_days,
+        mnos_at_once=mnos_at_once,
         echo=typer.echo,
     )
 
