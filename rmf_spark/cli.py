@@ -290,7 +290,7 @@ def demo(
             "--mnos-at-once",
             min=1,
             help="MNOs processed side by side in ingest, convergence, present population and "
-            "release (default: all; 1: one after the other)",
+            "release (default 1; more helps on tiny worlds only)",
         ),
     ] = None,
     config: ConfigOption = None,
