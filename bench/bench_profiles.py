@@ -16,6 +16,14 @@ def add_reduction_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--master", default="local[*]")
 
 
+def add_world_arguments(ap: argparse.ArgumentParser) -> None:
+    """``--out`` (a world and lake kept and reused) and ``--reps``."""
+    ap.add_argument(
+        "--out", help="world and lake (kept, reused); default: a temporary one, removed"
+    )
+    ap.add_argument("--reps", type=int, default=3)
+
+
 def reduced_profile(
     args: argparse.Namespace, *, scale_network: bool = False
 ) -> tuple[Any, dict[str, object]]:

@@ -45,7 +45,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_profiles import add_reduction_arguments, reduced_profile
+from bench_profiles import add_reduction_arguments, add_world_arguments, reduced_profile
 from pipeline import floor_seconds
 
 PREPARED = "prepared.json"
@@ -409,10 +409,7 @@ def compare(spark, cfg, mno: str, res: dict[str, Any], out: Path) -> dict[str, A
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_reduction_arguments(ap)
-    ap.add_argument(
-        "--out", help="world and lake (kept, reused); default: a temporary one, removed"
-    )
-    ap.add_argument("--reps", type=int, default=3)
+    add_world_arguments(ap)
     ap.add_argument("--floor-runs", type=int, default=3)
     ap.add_argument(
         "--block-km", type=float, help="[present_population.blocks] km (default: the profile's)"

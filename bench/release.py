@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_profiles import add_reduction_arguments, reduced_profile
+from bench_profiles import add_reduction_arguments, add_world_arguments, reduced_profile
 from present_population import prepare
 
 ESTIMATED = "estimated.json"
@@ -108,10 +108,7 @@ def disclosure_seconds(spark, cfg, mno: str, start, end) -> float:  # type: igno
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_reduction_arguments(ap)
-    ap.add_argument(
-        "--out", help="world and lake (kept, reused); default: a temporary one, removed"
-    )
-    ap.add_argument("--reps", type=int, default=3)
+    add_world_arguments(ap)
     args = ap.parse_args()
 
     from rmf_spark.demo import demo_config
