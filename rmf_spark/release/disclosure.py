@@ -258,9 +258,10 @@ def apply_disclosure_control(
     """
     cols = estimates.columns
     keys = [*group_cols, _LEVEL, _AREA]
-    # The hierarchy, the regions and the rows are materialised once: the plan reads them many
-    # times and every round again (planning the hierarchy's Delta scans alone took five times
-    # as long as the rule itself on the tiny world).
+    # The hierarchy and the regions (one row per area) are materialised once: the plan reads
+    # them many times and every round again (planning the hierarchy's Delta scans alone took
+    # five times as long as the rule itself on the tiny world). The rows, about four per
+    # estimate, are not: materialising them gained nothing on the small world.
     hierarchy = hierarchy.localCheckpoint()
     regions = area_regions(hierarchy, region_level=region_level).localCheckpoint()
     placed = estimates.join(regions, on=[_LEVEL, _AREA], how="left").fillna("", subset=[REGION])
@@ -273,14 +274,10 @@ def apply_disclosure_control(
     ).join(parent_region, on=[PARENT_LEVEL, PARENT_ID], how="left")
     # every area in its own region's group; every edge, with its child's values, in the group
     # of its parent's region
-    rows = (
-        placed.select(*cols, *no_edge, REGION)
-        .unionByName(
-            estimates.join(edges, on=[_LEVEL, _AREA])
-            .fillna("", subset=[REGION])
-            .select(*cols, PARENT_LEVEL, PARENT_ID, REGION)
-        )
-        .localCheckpoint()
+    rows = placed.select(*cols, *no_edge, REGION).unionByName(
+        estimates.join(edges, on=[_LEVEL, _AREA])
+        .fillna("", subset=[REGION])
+        .select(*cols, PARENT_LEVEL, PARENT_ID, REGION)
     )
     schema = StructType(
         [
