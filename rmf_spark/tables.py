@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
@@ -41,7 +42,7 @@ from rmf_spark import lake
 from rmf_spark.clayer import schemas as C
 from rmf_spark.config import RmfConfig
 from rmf_spark.dlayer import schemas as D
-from rmf_spark.errors import InputDataError, RmfError
+from rmf_spark.errors import InputDataError, RmfError, SchemaMismatchError
 from rmf_spark.release.schemas import RELEASED_PRESENT_POPULATION_SCHEMA
 from rmf_spark.slayer.aggregate.schemas import MARKET_SHARE_SCHEMA
 from rmf_spark.slayer.device import schemas as DV
@@ -151,6 +152,8 @@ class TableSpec:
         ValueError
             ``replace_where`` is missing for a ``replace`` table, does not name its keys, or
             is given for another kind.
+        rmf_spark.errors.SchemaMismatchError
+            The table exists with other columns (written by an earlier version).
         """
         if self.write_mode == "replace":
             missing = [k for k in self.keys if not re.search(rf"\b{k}\b", replace_where or "")]
@@ -161,15 +164,27 @@ class TableSpec:
                 )
         elif replace_where is not None:
             raise ValueError(f"table {self.id} is written by {self.write_mode}: no replace_where")
-        lake.write_delta(
-            df,
-            self.path(cfg, mno=mno),
-            partition_by=self.partition_by,
-            replace_where=replace_where,
-            mode="append" if self.write_mode == "insert" else "overwrite",
-            properties=dict(self.properties),
-            metadata=metadata,
-        )
+        path = self.path(cfg, mno=mno)
+        try:
+            lake.write_delta(
+                df,
+                path,
+                partition_by=self.partition_by,
+                replace_where=replace_where,
+                mode="append" if self.write_mode == "insert" else "overwrite",
+                properties=dict(self.properties),
+                metadata=metadata,
+            )
+        except AnalysisException as e:
+            if "DELTA_METADATA_MISMATCH" not in str(e):
+                raise
+            stored = lake.read_delta(df.sparkSession, path).schema.simpleString()
+            raise SchemaMismatchError(
+                f"table {self.id} at {path} holds {stored}, but this version of rmf_spark "
+                f"writes {df.schema.simpleString()}: the table was written by an earlier "
+                f"version. Move it aside (or delete it) and rerun `{self.written_by}` for "
+                "the dates it held."
+            ) from None
 
     def commit_metadata(
         self, spark: SparkSession, cfg: RmfConfig, *, mno: str | None = None, version: int

@@ -26,6 +26,7 @@ from rmf_spark.evaluate.device_accuracy import (
 )
 from rmf_spark.evaluate.device_report import device_report_frames, write_device_report
 from rmf_spark.evaluate.report import write_report
+from rmf_spark.slayer.device.device_days import posterior_tiles
 from rmf_spark.timerange import time_range_predicate
 
 __all__ = ["EVALUATIONS", "run_evaluate", "run_evaluate_device"]
@@ -174,7 +175,7 @@ def run_evaluate_device(
     ).cache()
     grid = tables.GRID.read(spark, cfg)
     window = time_range_predicate(start, end)
-    posteriors = tables.LOCATION_POSTERIOR.read(spark, cfg, mno=mno).where(window)
+    posteriors = posterior_tiles(tables.LOCATION_POSTERIOR.read(spark, cfg, mno=mno).where(window))
     errors = compute_position_errors(
         posteriors,
         grid=grid,

@@ -16,7 +16,7 @@ from rmf_spark.evaluate.device_accuracy import (
     position_error_summary,
     truth_device_map,
 )
-from rmf_spark.slayer.device.schemas import SEGMENTS_SCHEMA, TIME_POINT_POSTERIOR_SCHEMA
+from rmf_spark.slayer.device.schemas import SEGMENTS_SCHEMA
 
 MASTER = "a-master-key-for-the-evaluation-01"
 KEY_ENV = "RMF_TEST_EVAL_KEY"
@@ -81,6 +81,9 @@ def test_truth_device_map_without_dates_or_key_fails(spark, monkeypatch):
 
 # --- position errors ----------------------------------------------------------------------------
 
+#: the posteriors one row per tile (posterior_tiles of the stored table)
+POSTERIOR_TILES = "device_id string, time_point timestamp, tile_id long, probability double"
+
 
 def test_position_errors_hand_example(spark):
     grid = spark.createDataFrame([(1, 0.0, 0.0), (2, 200.0, 0.0), (3, 1000.0, 1000.0)], GRID_SCHEMA)
@@ -94,7 +97,7 @@ def test_position_errors_hand_example(spark):
             ("d3", _h(0), 3, 0.7),
             ("d3", _h(0), 99, 0.3),  # tile not in the grid
         ],
-        TIME_POINT_POSTERIOR_SCHEMA,
+        POSTERIOR_TILES,
     )
     truth = spark.createDataFrame(
         [(10, _h(0), 150.0, 90.0), (10, _h(1), 350.0, 450.0), (30, _h(0), 0.0, 0.0)],
@@ -141,7 +144,7 @@ def test_position_error_is_the_distance_from_the_posterior_mean_random(spark):
         truth.append((k // 24, t, float(at[0]), float(at[1])))
         want[device, t] = float(np.hypot(*(mean - at)))
     errors = compute_position_errors(
-        spark.createDataFrame(rows, TIME_POINT_POSTERIOR_SCHEMA),
+        spark.createDataFrame(rows, POSTERIOR_TILES),
         grid=grid,
         truth_positions=spark.createDataFrame(
             truth, "person_id long, time_point timestamp, x double, y double"

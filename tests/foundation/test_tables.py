@@ -108,6 +108,33 @@ def test_require_names_the_table_and_the_command(spark, test_config):
     assert "clayer/cell_version" in str(err.value) and "rmf convergence" in str(err.value)
 
 
+def test_a_table_written_by_an_earlier_version_is_a_clear_error(spark, test_config, tmp_path):
+    import datetime as dt
+
+    from rmf_spark.errors import SchemaMismatchError
+
+    cfg = test_config.model_copy(
+        update={"lake": test_config.lake.model_copy(update={"root": str(tmp_path)})}
+    )
+    old = "device_id string, time_point timestamp, tile_id long, probability double, "
+    old += "date date, device_bucket int"
+    day = dt.date(2024, 1, 1)
+    moment = dt.datetime(2024, 1, 1)
+    spec = tables.LOCATION_POSTERIOR
+    spec.write(
+        spark.createDataFrame([("d", moment, 1, 1.0, day, 0)], old),
+        cfg,
+        mno="m",
+        replace_where="date = DATE'2024-01-01'",
+    )
+    new = spark.createDataFrame([("d", moment, [1], [1.0], day, 0)], spec.schema)
+    with pytest.raises(SchemaMismatchError) as err:
+        spec.write(new, cfg, mno="m", replace_where="date = DATE'2024-01-01'")
+    message = str(err.value)
+    assert "slayer/location_posterior" in message and "tile_ids" in message
+    assert "probability:double" in message and "rmf statistics device" in message
+
+
 def test_unknown_product_is_a_clear_error():
     from rmf_spark.errors import RmfError
 

@@ -20,6 +20,7 @@ __all__ = [
     "daily_permanence",
     "forward_backward",
     "infer_device_day",
+    "posterior_tiles",
     "segment_device_day",
     "with_day_context",
 ]
@@ -30,6 +31,7 @@ _WHERE = {
     "compute_segments": "device_days",
     "compute_time_point_posteriors": "device_days",
     "with_day_context": "device_days",
+    "posterior_tiles": "device_days",
     "daily_permanence": "permanence",
     "forward_backward": "hmm",
     "infer_device_day": "inference",

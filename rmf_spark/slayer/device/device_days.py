@@ -64,9 +64,12 @@ from rmf_spark.slayer.device.schemas import (
     NO_FOOTPRINT,
     PERMANENCE_SCHEMA,
     POSTERIOR_TABLE_SCHEMA,
+    PROBABILITIES,
+    PROBABILITY,
     ROWS,
     ROWS_WITHOUT_FOOTPRINT,
     SEGMENTS_SCHEMA,
+    TILE_IDS,
     TIME_POINT_POSTERIOR_SCHEMA,
 )
 from rmf_spark.slayer.device.settings import DeviceSettings
@@ -78,6 +81,8 @@ __all__ = [
     "compute_segments",
     "compute_time_point_posteriors",
     "device_day_of",
+    "permanence_of",
+    "posterior_tiles",
     "posteriors_of",
     "release_footprints",
     "segments_of",
@@ -185,24 +190,30 @@ class _FootprintLookup:
 
 #: which of the three outputs a row of :func:`compute_device_days` carries
 RECORD = "record"
-_SEGMENT, _POSTERIOR, _DAY = "segment", "posterior", "day"
+_SEGMENT, _POSTERIOR, _PERMANENCE, _DAY = "segment", "posterior", "permanence", "day"
 _OWN = (DEVICE_ID, DATE)
 
 
-def _fields(schema: StructType) -> list[StructField]:
-    # every output column nullable: a row carries one record's columns only
-    return [StructField(f.name, f.dataType, True) for f in schema.fields if f.name not in _OWN]
+def _fields(*schemas: StructType) -> list[StructField]:
+    # every output column nullable: a row carries one record's columns only; a column two
+    # outputs share (tiles, visited_plmn, inbound) appears once, with the same type
+    out: dict[str, StructField] = {}
+    for f in (f for schema in schemas for f in schema.fields if f.name not in _OWN):
+        if f.name in out and out[f.name].dataType != f.dataType:
+            raise TypeError(f"column {f.name}: {out[f.name].dataType} and {f.dataType}")
+        out.setdefault(f.name, StructField(f.name, f.dataType, True))
+    return list(out.values())
 
 
-#: the rows of the three outputs in one frame (one pandas call per device-day makes all three)
+#: the rows of the four outputs in one frame (one pandas call per device-day makes them all)
 DEVICE_DAYS_SCHEMA = StructType(
     [
         StructField(RECORD, StringType(), False),
         StructField(DEVICE_ID, StringType(), False),
         StructField(DATE, DateType(), False),
-        *_fields(SEGMENTS_SCHEMA),
-        *_fields(TIME_POINT_POSTERIOR_SCHEMA),
-        *[f for f in _fields(DEVICE_DAY_SCHEMA) if f.name != INBOUND],
+        *_fields(
+            SEGMENTS_SCHEMA, TIME_POINT_POSTERIOR_SCHEMA, PERMANENCE_SCHEMA, DEVICE_DAY_SCHEMA
+        ),
     ]
 )
 
@@ -244,10 +255,14 @@ def _device_days_fn(
             LOG_LIKELIHOOD: day.log_likelihood if day.located_events else None,
             DAY_STATUS: _status(day, rows),
         }
+        permanence = daily_permanence(
+            day.segments, day_start=day0, day_end=day1, settings=settings.permanence
+        )
         out = pd.concat(
             [
                 day.segments.assign(**{RECORD: _SEGMENT, INBOUND: stats[INBOUND]}),
                 day.posteriors.assign(**{RECORD: _POSTERIOR}),
+                permanence.assign(**{RECORD: _PERMANENCE}),
                 pd.DataFrame([stats]),
             ],
             ignore_index=True,
@@ -285,8 +300,9 @@ def compute_device_days(
     tolerance_s: float = 0.0,
     prior: DataFrame | None = None,
 ) -> DataFrame:
-    """Segments, time-point posteriors and the device-day accounting, from one HMM pass per
-    device-day; :func:`segments_of`, :func:`posteriors_of` and :func:`device_day_of` split it.
+    """Segments, time-point posteriors, daily permanence and the device-day accounting, from
+    one HMM pass per device-day; :func:`segments_of`, :func:`posteriors_of`,
+    :func:`permanence_of` and :func:`device_day_of` split it.
 
     Parameters
     ----------
@@ -370,6 +386,20 @@ def posteriors_of(device_days: DataFrame) -> DataFrame:
     """The posteriors of :func:`compute_device_days` (:data:`TIME_POINT_POSTERIOR_SCHEMA`
     plus ``date``): per (device, time point) the probabilities sum to 1."""
     return _records(device_days, _POSTERIOR, POSTERIOR_TABLE_SCHEMA)
+
+
+def posterior_tiles(posteriors: DataFrame) -> DataFrame:
+    """Stored posteriors (``slayer/location_posterior`` or :func:`posteriors_of`) one row per
+    tile: their other columns, then ``tile_id, probability`` instead of the two arrays."""
+    keep = [c for c in posteriors.columns if c not in (TILE_IDS, PROBABILITIES)]
+    pairs = F.arrays_zip(F.col(TILE_IDS).alias(TILE_ID), F.col(PROBABILITIES).alias(PROBABILITY))
+    return posteriors.select(*keep, F.inline(pairs))
+
+
+def permanence_of(device_days: DataFrame) -> DataFrame:
+    """The daily permanence of :func:`compute_device_days` (:data:`PERMANENCE_SCHEMA`): what
+    :func:`compute_daily_permanence` gives from its segments, without a second pass."""
+    return _records(device_days, _PERMANENCE, PERMANENCE_SCHEMA)
 
 
 def device_day_of(device_days: DataFrame) -> DataFrame:

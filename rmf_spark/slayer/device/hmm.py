@@ -43,10 +43,11 @@ emission times the prior.
 
 Scaled forward-backward (Rabiner 1989): ``alpha_k`` is normalised at each step by ``c_k``,
 ``log L = sum_k log c_k``, ``beta_k = T (e_(k+1) beta_(k+1)) / c_(k+1)`` and the posterior
-``gamma_k = alpha_k beta_k`` sums to 1. The forward messages are kept only every
-``ceil(sqrt(n))`` events and recomputed block by block in the backward pass
-(checkpointing), and :func:`smooth` yields each posterior as soon as it is known, so the
-caller keeps only what it needs and memory grows with ``sqrt(n)`` footprints, not ``n``.
+``gamma_k = alpha_k beta_k`` sums to 1. The forward messages are all kept when they fit
+``forward_memory_mb``; above it (a heavy device) only every ``ceil(sqrt(n))``-th is kept and
+the others are recomputed block by block in the backward pass (checkpointing: memory grows
+with ``sqrt(n)`` footprints, not ``n``, for one more forward pass). :func:`smooth` yields
+each posterior as soon as it is known, so the caller keeps only what it needs.
 Between events the posterior is the one of the nearest event (:func:`posterior_at`), as the
 present population's nearest-event rule; the exact smoothed posterior at an instant between
 events spreads over tiles no event covers, which the sparse state space does not hold.
@@ -170,12 +171,21 @@ def _validate(
 
 
 class _Layout(NamedTuple):
-    """An event's tiles as a dense grid: distinct x and y centres, and each tile's place."""
+    """An event's tiles as a dense grid: distinct x and y centres, and each tile's place;
+    ``memo`` keeps what the steps derive from them again and again (blocks of a width)."""
 
     ux: np.ndarray
     uy: np.ndarray
     ix: np.ndarray
     iy: np.ndarray
+    memo: dict | None = None
+
+    def remember(self, key: tuple, make):  # type: ignore[no-untyped-def]
+        if self.memo is None:
+            return make()
+        if key not in self.memo:
+            self.memo[key] = make()
+        return self.memo[key]
 
     def dense(self, values: np.ndarray) -> np.ndarray:
         grid = np.zeros((len(self.uy), len(self.ux)))
@@ -221,7 +231,7 @@ class _Steps:
             cols = self.cols(k)
             ux, ix = np.unique(self._xy[cols, 0], return_inverse=True)
             uy, iy = np.unique(self._xy[cols, 1], return_inverse=True)
-            self._layouts[o] = _Layout(ux, uy, ix, iy)
+            self._layouts[o] = _Layout(ux, uy, ix, iy, {})
         return self._layouts[o]
 
     def _moved(self, k: int, grid: np.ndarray, *, backward: bool) -> np.ndarray:
@@ -255,8 +265,8 @@ def _factor(to: np.ndarray, at: np.ndarray, sd: float, reach: float) -> np.ndarr
 def _blocks(coords: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
     """Start index and mean coordinate of each run of ``width`` metres of sorted coordinates."""
     b = np.floor((coords - coords[0]) / width + 1e-9).astype(np.int64)
-    starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
-    sizes = np.diff(np.r_[starts, len(coords)])
+    starts = np.concatenate([[0], np.flatnonzero(b[1:] != b[:-1]) + 1])
+    sizes = np.diff(np.append(starts, len(coords)))
     return starts, np.add.reduceat(coords, starts) / sizes
 
 
@@ -276,8 +286,8 @@ def _spread(
     """
     if block_sds > 0 and sd >= 2 * block_sds * GRID_SPACING_M:
         width = math.floor(sd / (block_sds * GRID_SPACING_M)) * GRID_SPACING_M
-        ys, cy = _blocks(src.uy, width)
-        xs, cx = _blocks(src.ux, width)
+        ys, cy = src.remember(("y", width), lambda: _blocks(src.uy, width))
+        xs, cx = src.remember(("x", width), lambda: _blocks(src.ux, width))
         blocks = np.add.reduceat(np.add.reduceat(grid, ys, axis=0), xs, axis=1)
         return _spread_dense(blocks, cx, cy, dst, sd=sd, reach=reach)
     taps = 2 * math.floor(reach / GRID_SPACING_M + 1e-9) + 1
@@ -387,9 +397,10 @@ def smooth(
 
     Notes
     -----
-    Formulas and sources: module notes. Memory: ``2 ceil(sqrt(n))`` forward messages (one
-    float per tile of an event) and, per step, the dense grids of two footprints (their
-    distinct tile rows times columns); the emission is held once per distinct observation.
+    Formulas and sources: module notes. Memory: every forward message (one float per tile of
+    an event) up to ``settings.forward_memory_mb``, above it ``2 ceil(sqrt(n))`` of them,
+    and, per step, the dense grids of two footprints (their distinct tile rows times
+    columns); the emission is held once per distinct observation.
     """
     times = np.asarray(times_s, dtype=float)
     xy = np.asarray(xy_m, dtype=float)
@@ -415,7 +426,10 @@ def smooth(
         scale[k] = out.sum()
         return out / scale[k]
 
-    block = math.ceil(math.sqrt(n))
+    # all forward messages when they fit the budget, else checkpoints (recomputed blocks)
+    floats = int(np.diff(e.indptr)[obs].sum())
+    keep_all = floats * 8 <= settings.forward_memory_mb * 2**20
+    block = 1 if keep_all else math.ceil(math.sqrt(n))
     checkpoints: dict[int, np.ndarray] = {}
     a = None
     for k in range(n):

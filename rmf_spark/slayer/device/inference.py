@@ -36,8 +36,9 @@ from rmf_spark.slayer.device.schemas import (
     CONTEXT,
     FIRST_TS,
     LAST_TS,
-    PROBABILITY,
+    PROBABILITIES,
     RADIUS_M,
+    TILE_IDS,
     VISITED_PLMN,
 )
 from rmf_spark.slayer.device.segments import segment_device_day
@@ -130,7 +131,7 @@ class DeviceDay(NamedTuple):
 
     #: :func:`~rmf_spark.slayer.device.segments.segment_device_day` rows, located by the HMM
     segments: pd.DataFrame
-    #: ``time_point, tile_id, probability`` (:func:`time_point_posteriors`'s form)
+    #: ``time_point, tile_ids, probabilities`` (:func:`time_point_posteriors`'s form)
     posteriors: pd.DataFrame
     #: log P(observations) under the HMM (NaN without located event): a device's fit
     log_likelihood: float
@@ -157,15 +158,12 @@ def _segment_union(
 def _posterior_frame(
     answered: list[tuple[np.datetime64, np.ndarray, np.ndarray]], tiles: np.ndarray
 ) -> pd.DataFrame:
+    # one row per time point, its tiles and probabilities as arrays (the stored form)
     return pd.DataFrame(
         {
-            TIME_POINT: np.concatenate(
-                [np.zeros(0, "datetime64[us]"), *[np.repeat(t, len(c)) for t, c, _ in answered]]
-            ).astype("datetime64[us]"),
-            TILE_ID: np.concatenate(
-                [np.zeros(0, np.int64), *[tiles[c].astype(np.int64) for _, c, _ in answered]]
-            ),
-            PROBABILITY: np.concatenate([np.zeros(0), *[p for _, _, p in answered]]),
+            TIME_POINT: np.array([t for t, _, _ in answered], dtype="datetime64[us]"),
+            TILE_IDS: pd.Series([tiles[c].astype(np.int64) for _, c, _ in answered], dtype=object),
+            PROBABILITIES: pd.Series([p for _, _, p in answered], dtype=object),
         }
     )
 
@@ -291,9 +289,10 @@ def time_point_posteriors(
     Returns
     -------
     pandas.DataFrame
-        ``time_point, tile_id, probability``: per time point with an HMM event within
+        ``time_point, tile_ids, probabilities``: per time point with an HMM event within
         ``tolerance_s`` (the nearest, tie to the earlier), the fewest tiles holding
-        ``device.hmm.posterior_mass`` of its posterior, renormalised to sum to 1.
+        ``device.hmm.posterior_mass`` of its posterior (arrays, in tile order), renormalised
+        to sum to 1.
     """
     # the segments are not kept: any bounds holding the rows and the time points do
     instants = pd.concat([pd.to_datetime(pd.Series(time_points)), rows[FIRST_TS], rows[LAST_TS]])

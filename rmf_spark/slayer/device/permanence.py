@@ -125,32 +125,28 @@ def daily_permanence(
         ),
         shape=(len(located), len(all_tiles)),
     )
-    stay = sparse.csr_matrix(overlap[located].T) @ member  # (slots x tiles)
+    stay = sparse.csr_matrix(sparse.csr_matrix(overlap[located].T) @ member)  # slots x tiles
     plmn = segments[VISITED_PLMN].to_numpy(dtype=object)
     abroad_rows = np.flatnonzero(state == ABROAD_STATE)
-    records = []
+    kinds = np.where(
+        abroad_time >= need, ABROAD_SLOT, np.where(unknown_time >= need, UNKNOWN_SLOT, GRID)
+    )
+    visited = np.full(n_slots, None, dtype=object)
+    tiles = np.empty(n_slots, dtype=object)
     for s in range(n_slots):
-        tiles: list[int] = []
-        visited = None
-        if abroad_time[s] >= need[s]:
-            kind = ABROAD_SLOT
-            visited = plmn[abroad_rows[np.argmax(overlap[abroad_rows, s])]]
-        elif unknown_time[s] >= need[s]:
-            kind = UNKNOWN_SLOT
-        else:
-            kind = GRID
-            row = stay.getrow(s)
-            tiles = [int(t) for t in np.sort(all_tiles[row.indices[row.data >= need[s]]])]
-        records.append(
-            {
-                SLOT_INDEX: s,
-                SLOT_START: starts[s],
-                ID_TYPE: kind,
-                TILES: tiles,
-                VISITED_PLMN: visited,
-            }
-        )
-    out = pd.DataFrame.from_records(records, columns=PERMANENCE_COLUMNS)
-    out[SLOT_INDEX] = out[SLOT_INDEX].astype(np.int32)
-    out[SLOT_START] = pd.to_datetime(out[SLOT_START])
-    return out
+        # arrays, not lists of Python ints: a rural slot holds thousands of tiles
+        tiles[s] = np.zeros(0, np.int64)
+        if kinds[s] == ABROAD_SLOT:
+            visited[s] = plmn[abroad_rows[np.argmax(overlap[abroad_rows, s])]]
+        elif kinds[s] == GRID:
+            a0, a1 = stay.indptr[s], stay.indptr[s + 1]
+            cols = stay.indices[a0:a1][stay.data[a0:a1] >= need[s]]
+            tiles[s] = np.sort(all_tiles[cols])
+    records = {
+        SLOT_INDEX: np.arange(n_slots, dtype=np.int32),
+        SLOT_START: starts,
+        ID_TYPE: kinds.astype(object),
+        TILES: tiles,
+        VISITED_PLMN: visited,
+    }
+    return pd.DataFrame(records, columns=PERMANENCE_COLUMNS)

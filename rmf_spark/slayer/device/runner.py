@@ -40,9 +40,9 @@ from rmf_spark.config import RmfConfig
 from rmf_spark.slayer.aggregate.schemas import AREA_ID, DEVICES, LEVEL
 from rmf_spark.slayer.device.compress import compress_runs
 from rmf_spark.slayer.device.device_days import (
-    compute_daily_permanence,
     compute_device_days,
     device_day_of,
+    permanence_of,
     posteriors_of,
     release_footprints,
     segments_of,
@@ -183,6 +183,7 @@ def run_device(spark: SparkSession, cfg: RmfConfig, *, mno: str, date: dt.date) 
             (tables.DEVICE_DAY, device_day_of(inferred)),
             (tables.TIME_SEGMENTS, segments_of(inferred)),
             (tables.LOCATION_POSTERIOR, posteriors_of(inferred)),
+            (tables.DAILY_PERMANENCE, permanence_of(inferred)),
         ):
             spec.write(
                 _with_bucket(part, n_buckets), cfg, mno=mno, replace_where=where, metadata=meta
@@ -193,10 +194,6 @@ def run_device(spark: SparkSession, cfg: RmfConfig, *, mno: str, date: dt.date) 
         if prior is not None:
             prior.unpersist()
     segments = tables.TIME_SEGMENTS.read(spark, cfg, mno=mno).where(where)
-    permanence = compute_daily_permanence(segments.drop(DEVICE_BUCKET), settings=settings)
-    tables.DAILY_PERMANENCE.write(
-        _with_bucket(permanence, n_buckets), cfg, mno=mno, replace_where=where, metadata=meta
-    )
     day_rows = tables.DEVICE_DAY.read(spark, cfg, mno=mno).where(where)
     metrics = device_metrics(day_rows, segments, day=date)
     tables.DEVICE_METRICS.write(metrics, cfg, mno=mno, replace_where=where, metadata=meta)

@@ -3,10 +3,10 @@
 ``<mno>/slayer/time_segments`` (:data:`SEGMENTS_SCHEMA`): one row per (device, day, segment);
 ``<mno>/slayer/daily_permanence`` (:data:`PERMANENCE_SCHEMA`): one row per (device, day, slot);
 ``<mno>/slayer/location_posterior`` (:data:`TIME_POINT_POSTERIOR_SCHEMA` plus ``date``): one
-row per (device, time point, tile); ``<mno>/slayer/device_day`` (:data:`DEVICE_DAY_SCHEMA`):
-one row per device-day. Each is partitioned by ``date, device_bucket``
-(:data:`DEVICE_PARTITIONS`). The compressed event rows (:data:`COMPRESSED_COLUMNS`) are an
-intermediate, not a table.
+row per (device, time point), its tiles and probabilities as two aligned arrays;
+``<mno>/slayer/device_day`` (:data:`DEVICE_DAY_SCHEMA`): one row per device-day.
+Each is partitioned by ``date, device_bucket`` (:data:`DEVICE_PARTITIONS`). The compressed
+event rows (:data:`COMPRESSED_COLUMNS`) are an intermediate, not a table.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from rmf_spark.clayer.schemas import (
     DATE,
     DEVICE_ID,
     FOOTPRINT_VERSION,
-    TILE_ID,
     TIMING_ADVANCE,
 )
 from rmf_spark.slayer.present_population.schemas import TA_STEP_M, TIME_POINT
@@ -67,6 +66,7 @@ __all__ = [
     "N_SEGMENTS",
     "PERMANENCE_SCHEMA",
     "POSTERIOR_TABLE_SCHEMA",
+    "PROBABILITIES",
     "PROBABILITY",
     "RADIUS_M",
     "ROWS",
@@ -80,6 +80,7 @@ __all__ = [
     "STATES",
     "STAY",
     "TILES",
+    "TILE_IDS",
     "TIME_POINT_POSTERIOR_SCHEMA",
     "UNDETERMINED",
     "UNKNOWN",
@@ -210,14 +211,20 @@ DEVICE_DAY_SCHEMA = StructType(
 
 # --- location posteriors at time points -------------------------------------------------------
 PROBABILITY = "probability"
+#: a stored posterior's tiles and their probabilities (aligned arrays)
+TILE_IDS, PROBABILITIES = "tile_ids", "probabilities"
 #: per (device, time point), the fewest tiles holding ``device.hmm.posterior_mass`` of the
-#: posterior of the nearest HMM event, renormalised: ``probability`` sums to 1
+#: posterior of the nearest HMM event, renormalised: ``probabilities`` sums to 1. One row per
+#: time point, not per tile: a CDR device's posterior spans thousands of tiles, and a row per
+#: tile made the stage's output (and its Arrow conversion) tens of thousands of rows per
+#: device-day. :func:`~rmf_spark.slayer.device.device_days.posterior_tiles` gives one row
+#: per tile (``tile_id, probability``).
 TIME_POINT_POSTERIOR_SCHEMA = StructType(
     [
         StructField(DEVICE_ID, StringType(), False),
         StructField(TIME_POINT, TimestampType(), False),
-        StructField(TILE_ID, LongType(), False),
-        StructField(PROBABILITY, DoubleType(), False),
+        StructField(TILE_IDS, ArrayType(LongType(), False), False),
+        StructField(PROBABILITIES, ArrayType(DoubleType(), False), False),
     ]
 )
 

@@ -154,6 +154,16 @@ class HmmSettings(Section):
     radius_mass: float = Field(
         0.95, gt=0, le=1, description="mass of a segment's location radius around its best tile"
     )
+    forward_memory_mb: float = Field(
+        64.0,
+        ge=0,
+        le=16_384,
+        description=(
+            "a device-day whose forward messages (8 bytes per tile of each event) fit in this "
+            "many MB keeps them all; above it, every ceil(sqrt(n))-th is kept and the others "
+            "are recomputed in the backward pass (memory sqrt(n), one more forward pass)"
+        ),
+    )
 
 
 class DeviceSettings(Section):

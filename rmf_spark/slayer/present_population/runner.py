@@ -26,6 +26,7 @@ from rmf_spark.clayer.schemas import DATE, DISTANCE_M, SIGNAL_DOMINANCE
 from rmf_spark.config import RmfConfig
 from rmf_spark.errors import ConfigError
 from rmf_spark.slayer.aggregate.schemas import DEVICES
+from rmf_spark.slayer.device.device_days import posterior_tiles
 from rmf_spark.slayer.inputs import (
     read_clayer,
     read_market_share,
@@ -178,7 +179,7 @@ def run_present_population(
     if HMM in chosen:
         parts.append(
             compute_hmm_present_population(
-                t["location_posterior"],
+                posterior_tiles(t["location_posterior"]),
                 grid=t["grid"],
                 tile_zone=t["tile_zone"],
                 market_share=shares,

@@ -103,6 +103,7 @@ def run(max_rows_per_day: int) -> dict:
     from rmf_spark.slayer.device.device_days import (
         compute_device_days,
         device_day_of,
+        posterior_tiles,
         posteriors_of,
         segments_of,
         with_day_context,
@@ -160,7 +161,7 @@ def run(max_rows_per_day: int) -> dict:
         .toPandas()
     )
     sums = (
-        posteriors_of(inferred)
+        posterior_tiles(posteriors_of(inferred))
         .groupBy("device_id", "time_point")
         .agg(F.sum("probability").alias("p"))
         .agg(

@@ -85,15 +85,18 @@ def test_forward_backward_equals_brute_force_enumeration():
     assert np.abs(want[0] - independent).max() > 0.03
 
 
-def test_checkpointed_blocks_give_the_same_posteriors_on_a_longer_device():
+def test_kept_or_checkpointed_forward_messages_give_the_same_posteriors():
     # 8 events of the 4 observations: blocks of 3, the last one short; 3^8 paths
     observation = np.array([0, 1, 2, 3, 3, 0, 1, 2])
     e = E[observation]
     times = np.cumsum([0.0, 0.0, 40.0, 7_200.0, 5.0, 300.0, 0.0, 60.0])
-    got = _fb(TOY, times_s=times, observation=observation)
     want, loglik = _brute_force(e, times, TOY, PI)
-    np.testing.assert_allclose(got.posterior.toarray(), want, rtol=1e-9, atol=1e-14)
-    assert got.log_likelihood == pytest.approx(loglik, rel=1e-12)
+    # every forward message kept (the default budget) or checkpoints only (a budget of 0)
+    for budget in (TOY.forward_memory_mb, 0.0):
+        settings = TOY.model_copy(update={"forward_memory_mb": budget})
+        got = _fb(settings, times_s=times, observation=observation)
+        np.testing.assert_allclose(got.posterior.toarray(), want, rtol=1e-9, atol=1e-14)
+        assert got.log_likelihood == pytest.approx(loglik, rel=1e-12)
 
 
 def test_flat_transition_gives_normalised_emission_times_prior():

@@ -83,8 +83,10 @@ def test_posteriors_sum_to_one_at_the_time_points_within_tolerance(
         DAY, time_zone="UTC", step_s=device_config.present_population.time_step_s
     )
     assert set(post["time_point"]) <= {pd.Timestamp(p) for p in points}
-    sums = post.groupby(["device_id", "time_point"])["probability"].sum()
+    assert not post.duplicated(["device_id", "time_point"]).any()
+    sums = post["probabilities"].map(sum)
     assert ((sums - 1).abs() < 1e-9).all()
+    assert (post["tile_ids"].map(len) == post["probabilities"].map(len)).all()
     events = tw.pipeline_lake(spark, device_config)["events"]
     tol = timedelta(seconds=device_config.present_population.tolerance_s)
     for tp in tw.START + pd.to_timedelta(range(tw.HOURS), unit="h"):

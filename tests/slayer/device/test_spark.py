@@ -15,6 +15,7 @@ from rmf_spark.slayer.device.device_days import (
     compute_segments,
     compute_time_point_posteriors,
     device_day_of,
+    permanence_of,
     posteriors_of,
     release_footprints,
     segments_of,
@@ -133,7 +134,7 @@ def test_one_device_over_two_days_in_spark(spark):
         settings=settings,
         ta_buffer=1,
     ).toPandas()
-    sums = post.groupby("time_point")["probability"].sum()
+    sums = post.groupby("time_point")["probabilities"].agg(lambda ps: sum(p.sum() for p in ps))
     # 23:00 is 1 h after the last evening event: still within the tolerance
     assert sorted(sums.index) == [pd.Timestamp(p) for p in points]
     assert ((sums - 1).abs() < 1e-9).all()
@@ -164,17 +165,23 @@ def test_footprints_with_every_device_day_or_once_per_worker_give_the_same_table
         out[limit] = {
             "segments": segments_of(got).toPandas(),
             "posteriors": posteriors_of(got).toPandas(),
+            "permanence": permanence_of(got).toPandas(),
             "days": device_day_of(got).toPandas(),
+            # the permanence of the second pass over the segments, as the first version did
+            "second_pass": compute_daily_permanence(segments_of(got), settings=settings).toPandas(),
         }
         shared = device_days._SHARED.get(id(got))
         assert (shared is not None) == (limit > 0)  # broadcast only under the limit
         release_footprints(got)
         assert id(got) not in device_days._SHARED
-    for name in ("segments", "posteriors", "days"):
-        a, b = (out[k][name] for k in (0, 10_000_000))
-        key = [c for c in ("device_id", "date", "segment_index", "time_point", "tile_id") if c in a]
+    pairs = [(out[0][n], out[10_000_000][n]) for n in ("segments", "posteriors", "days")]
+    pairs += [(out[k]["permanence"], out[k]["second_pass"]) for k in out]
+    for a, b in pairs:
+        key = [
+            c for c in ("device_id", "date", "segment_index", "time_point", "slot_index") if c in a
+        ]
         for frame in (a, b):
-            for col in ("tiles", "cells"):
+            for col in ("tiles", "cells", "tile_ids", "probabilities"):
                 if col in frame:
                     frame[col] = frame[col].map(list)
         pd.testing.assert_frame_equal(
