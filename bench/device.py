@@ -15,8 +15,9 @@ times per MNO:
 
 Prints one JSON object: per MNO the median seconds of the stage and of the floor (and every
 run), ``ratio`` = stage / floor, the day's ``event_location`` rows (``events_in``) and
-events per second, device-days, compressed rows, posterior rows, the time points a
-device-day answers on average, and the peak memory during the stage and the floor runs.
+events per second, device-days, compressed rows, posterior rows (one per device and time
+point) and the tiles they hold, the time points a device-day answers on average, and the
+peak memory during the stage and the floor runs.
 
 Memory is the resident set size (RSS) of this process and all its descendants, sampled
 every 0.2 s: in local mode the driver JVM (which holds the executor) and the Python workers.
@@ -176,12 +177,11 @@ def bench_mno(spark, cfg, mno: str, day: dt.date, reps: int) -> dict[str, Any]: 
         .agg(F.sum("rows").alias("rows"), F.count(F.lit(1)).alias("device_days"))
         .first()
     )
-    answered = (
+    answered, posterior_tiles = (
         tables.LOCATION_POSTERIOR.read(spark, cfg, mno=mno)
         .where(F.col("date") == F.lit(day))
-        .select("device_id", "time_point")
-        .distinct()
-        .count()
+        .agg(F.count(F.lit(1)), F.sum(F.size("tile_ids")))
+        .first()
     )
     s, f = statistics.median(runs["stage"]), statistics.median(runs["floor"])
     metrics = summary["metrics"]
@@ -195,6 +195,7 @@ def bench_mno(spark, cfg, mno: str, day: dt.date, reps: int) -> dict[str, Any]: 
         },
         "compressed_rows": rows["rows"],
         "posterior_rows": summary["posterior_rows"],
+        "posterior_tiles": int(posterior_tiles or 0),
         "time_points_per_day": len(
             day_time_points(
                 day, time_zone=cfg.device.time_zone, step_s=cfg.present_population.time_step_s
