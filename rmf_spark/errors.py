@@ -43,3 +43,11 @@ class SchemaMismatchError(RmfError):
     """Thrown when a DataFrame lacks columns, or has wrong types, for the table it should be."""
 
     code = "SCHEMA_MISMATCH"
+
+
+class FusionError(RmfError):
+    """Thrown when a secure aggregation of the fusion stage does not complete: a party dropped
+    out or timed out, the parties disagree on the public parameters, or MPyC cannot start.
+    Nothing is released then."""
+
+    code = "FUSION_FAILED"
