@@ -36,6 +36,7 @@ from rmf_spark.slayer.device.schemas import (
     CONTEXT,
     FIRST_TS,
     LAST_TS,
+    LOCATION_TILES,
     PROBABILITIES,
     RADIUS_M,
     TILE_IDS,
@@ -264,12 +265,14 @@ def infer_device_day(
             answered.extend((when[i], cols[keep], p) for i in wanted[k])
     best = pd.array([None] * len(segments), dtype="Int64")
     radius = np.full(len(segments), np.nan)
+    located = np.full(len(segments), None, dtype=object)
     for g, w in acc.items():
         b, radius[g] = location_summary(w, model.xy_m[union[g]], mass=s.radius_mass)
         best[g] = int(model.tiles[union[g][b]])
+        located[g] = model.tiles[union[g][smallest_mass(w, mass=s.location_mass)]]
     answered.sort(key=lambda a: a[0])
     return result._replace(
-        segments=segments.assign(**{BEST_TILE: best, RADIUS_M: radius}),
+        segments=segments.assign(**{BEST_TILE: best, RADIUS_M: radius, LOCATION_TILES: located}),
         posteriors=_posterior_frame(answered, model.tiles),
         log_likelihood=float(loglik),
     )

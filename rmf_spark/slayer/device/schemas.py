@@ -59,6 +59,7 @@ __all__ = [
     "LAST_TS",
     "LOCATED",
     "LOCATED_EVENTS",
+    "LOCATION_TILES",
     "LOG_LIKELIHOOD",
     "MOVE",
     "NO_FOOTPRINT",
@@ -126,6 +127,9 @@ CELLS = "cells"
 TILES = "tiles"
 BEST_TILE = "best_tile"
 RADIUS_M = "radius_m"
+#: a located segment's fewest most probable tiles holding ``device.hmm.location_mass`` of its
+#: location posterior (sorted; null when the HMM did not locate it)
+LOCATION_TILES = "location_tiles"
 
 STAY, MOVE, UNDETERMINED, UNKNOWN, ABROAD_STATE = (
     "stay",
@@ -154,6 +158,7 @@ SEGMENTS_SCHEMA = StructType(
         StructField(VISITED_PLMN, StringType(), True),
         StructField(BEST_TILE, LongType(), True),
         StructField(RADIUS_M, DoubleType(), True),
+        StructField(LOCATION_TILES, ArrayType(LongType(), False), True),
         StructField(INBOUND, BooleanType(), True),
     ]
 )

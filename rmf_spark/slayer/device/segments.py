@@ -49,6 +49,7 @@ from rmf_spark.slayer.device.schemas import (
     END_TS,
     FIRST_TS,
     LAST_TS,
+    LOCATION_TILES,
     MOVE,
     N_EVENTS,
     RADIUS_M,
@@ -67,7 +68,7 @@ __all__ = ["SEGMENT_COLUMNS", "Segmentation", "segment_device_day"]
 
 SEGMENT_COLUMNS = [
     SEGMENT_INDEX, STATE, START_TS, END_TS, N_EVENTS, CELLS, TILES, VISITED_PLMN, BEST_TILE,
-    RADIUS_M,
+    RADIUS_M, LOCATION_TILES,
 ]  # fmt: skip
 _US = 1_000_000
 
@@ -258,6 +259,7 @@ def segment_device_day(
                 VISITED_PLMN: seg.plmn,
                 BEST_TILE: None,
                 RADIUS_M: None,
+                LOCATION_TILES: None,
             }
         )
     out = pd.DataFrame.from_records(records, columns=SEGMENT_COLUMNS[1:])

@@ -73,6 +73,14 @@ class PermanenceSettings(Section):
         le=1,
         description="share of a slot a tile (or unknown, abroad) must hold to be kept",
     )
+    tiles: Literal["location", "footprint"] = Field(
+        "location",
+        description=(
+            "the tiles a stay holds: 'location' = its location_tiles (the HMM's most probable "
+            "tiles; its footprint tiles when it has none), 'footprint' = the common footprint "
+            "intersection of its cells (MultiMNO)"
+        ),
+    )
 
 
 class HmmSettings(Section):
@@ -153,6 +161,12 @@ class HmmSettings(Section):
     )
     radius_mass: float = Field(
         0.95, gt=0, le=1, description="mass of a segment's location radius around its best tile"
+    )
+    location_mass: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="a located segment's location_tiles: its fewest tiles holding this mass",
     )
     forward_memory_mb: float = Field(
         64.0,

@@ -27,10 +27,10 @@ def _segments(rows: pd.DataFrame, settings: DeviceSettings = S) -> pd.DataFrame:
     ).segments
 
 
-def _permanence(seg: pd.DataFrame, slot_s: int = 3600) -> pd.DataFrame:
-    return daily_permanence(
-        seg, day_start=DAY0, day_end=DAY1, settings=PermanenceSettings(slot_s=slot_s)
-    )
+def _permanence(seg: pd.DataFrame, slot_s: int = 3600, tiles: str = "footprint") -> pd.DataFrame:
+    # the footprint intersection by default: these tests follow MultiMNO's rules
+    settings = PermanenceSettings(slot_s=slot_s, tiles=tiles)
+    return daily_permanence(seg, day_start=DAY0, day_end=DAY1, settings=settings)
 
 
 def _tiles_of(*cells: str) -> list[int]:
@@ -70,6 +70,14 @@ def test_a_device_staying_in_one_place_is_one_stay_between_unknowns():
     # 07:00-08:00 holds 5 minutes of the padded stay: mostly unknown
     assert perm["id_type"].iloc[:8].eq("unknown").all()
     assert perm["id_type"].iloc[12:].eq("unknown").all()
+    # by default a stay holds its location tiles: the HMM's most probable ones, holding half
+    # of its location posterior, among its footprint tiles and around its best tile
+    located = list(stay["location_tiles"])
+    assert located == sorted(located) and set(located) < set(stay["tiles"])
+    assert stay["best_tile"] in located
+    by_location = _permanence(seg, tiles="location")
+    assert by_location["id_type"].tolist() == perm["id_type"].tolist()
+    assert all(list(t) == located for t in by_location["tiles"].iloc[8:12])
 
 
 def _line_trip(speed_m_s: float, step_s: int, duration_s: int, start: pd.Timestamp):
@@ -207,6 +215,22 @@ def test_slots_follow_the_length_of_the_day():
         settings=PermanenceSettings(slot_s=1800, min_share=0.99),
     )
     assert len(loose["tiles"].iloc[2]) == 0
+
+
+def test_permanence_takes_location_tiles_and_falls_back_to_the_footprint():
+    seg = pd.DataFrame(
+        {
+            "state": ["stay", "stay"],
+            "start_ts": [DAY0, DAY0 + 2 * H],
+            "end_ts": [DAY0 + 2 * H, DAY0 + 24 * H],
+            "tiles": [[5, 7, 9], [1, 2, 3]],
+            "visited_plmn": [None, None],
+            "location_tiles": [np.array([7]), None],  # the second one not located
+        }
+    )
+    for tiles, first, second in (("location", [7], [1, 2, 3]), ("footprint", [5, 7, 9], [1, 2, 3])):
+        perm = _permanence(seg, tiles=tiles)
+        assert list(perm["tiles"].iloc[0]) == first and list(perm["tiles"].iloc[5]) == second
 
 
 def test_slots_reject_an_empty_day():
