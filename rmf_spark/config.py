@@ -29,6 +29,7 @@ from rmf_spark.errors import ConfigError
 from rmf_spark.release.settings import ReleaseSettings
 from rmf_spark.slayer.device.settings import DeviceSettings
 from rmf_spark.slayer.present_population.settings import PresentPopulationSettings
+from rmf_spark.slayer.usual_environment.settings import UsualEnvironmentSettings
 
 __all__ = ["LakeSettings", "RmfConfig", "SparkSettings", "default_config_path", "load_config"]
 
@@ -67,6 +68,7 @@ class RmfConfig(Section):
     convergence: ConvergenceSettings = Field(default_factory=ConvergenceSettings)
     present_population: PresentPopulationSettings = Field(default_factory=PresentPopulationSettings)
     device: DeviceSettings = Field(default_factory=DeviceSettings)
+    usual_environment: UsualEnvironmentSettings = Field(default_factory=UsualEnvironmentSettings)
     release: ReleaseSettings = Field(default_factory=ReleaseSettings)
     source: str = Field("<defaults>", exclude=True, description="file the profile came from")
 
