@@ -11,13 +11,14 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from rmf_spark.errors import ConfigError
 
-__all__ = ["Section", "format_validation_errors", "load_toml", "set_dotted"]
+__all__ = ["Section", "TimeZoneName", "format_validation_errors", "load_toml", "set_dotted"]
 
 
 class Section(BaseModel):
@@ -25,6 +26,17 @@ class Section(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+
+def _iana_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA time zone") from exc
+    return value
+
+
+#: a configuration value naming an IANA time zone (``Europe/Madrid``), checked on load
+TimeZoneName = Annotated[str, AfterValidator(_iana_zone)]
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -9,11 +9,10 @@ kernel, see the doc page).
 from __future__ import annotations
 
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from rmf_spark.config_base import Section
+from rmf_spark.config_base import Section, TimeZoneName
 
 __all__ = ["DeviceSettings", "HmmSettings", "PermanenceSettings", "SegmentSettings"]
 
@@ -184,7 +183,7 @@ class DeviceSettings(Section):
     """Day boundaries, run compression, group bound, and the segmentation, permanence and HMM
     sections."""
 
-    time_zone: str = Field(
+    time_zone: TimeZoneName = Field(
         "UTC",
         description="IANA zone whose midnights bound a device-day (its slots start at them)",
     )
@@ -219,15 +218,6 @@ class DeviceSettings(Section):
     segments: SegmentSettings = Field(default_factory=SegmentSettings)
     permanence: PermanenceSettings = Field(default_factory=PermanenceSettings)
     hmm: HmmSettings = Field(default_factory=HmmSettings)
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"device.time_zone {value!r} is not an IANA time zone") from exc
-        return value
 
     @model_validator(mode="after")
     def _compression_is_exact(self) -> DeviceSettings:

@@ -6,11 +6,9 @@ Eurostat's MultiMNO (mid-term permanence score: ``day_start_hour`` 4 and its tim
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from pydantic import Field, field_validator, model_validator
 
-from rmf_spark.config_base import Section
+from rmf_spark.config_base import Section, TimeZoneName
 
 __all__ = ["TimeInterval", "UsualEnvironmentSettings"]
 
@@ -52,7 +50,7 @@ def _intervals() -> dict[str, TimeInterval]:
 class UsualEnvironmentSettings(Section):
     """Mid-term permanence: the local calendar its day types and time intervals follow."""
 
-    time_zone: str = Field(
+    time_zone: TimeZoneName = Field(
         "UTC",
         description="IANA zone of the territory: day types and time intervals are local",
     )
@@ -69,15 +67,6 @@ class UsualEnvironmentSettings(Section):
         default_factory=_intervals,
         description="named local time intervals (besides 'all'); they may overlap",
     )
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as e:
-            raise ValueError(f"unknown time zone {value!r}") from e
-        return value
 
     @field_validator("time_intervals")
     @classmethod
