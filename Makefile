@@ -73,6 +73,7 @@ bench: install jars
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/device.py --scale $(BENCH_DEVICE_SCALE)
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/release.py --scale $(BENCH_PP_SCALE)
 	$(PY) bench/fusion_secure.py --zones 10000
+	$(PY) bench/fusion.py --devices 200000
 
 lint: install
 	$(VENV)/bin/ruff check $(SRC)
