@@ -168,7 +168,22 @@ def _segments(spark, rows):
     """``(device, date, index, state, start, end, best_tile)`` -> SEGMENTS_SCHEMA rows."""
     return spark.createDataFrame(
         [
-            (d, date, i, state, s, e, 1, [], [], None, tile, None if tile is None else 100.0, False)
+            (
+                d,
+                date,
+                i,
+                state,
+                s,
+                e,
+                1,
+                [],
+                [],
+                None,
+                tile,
+                None if tile is None else 100.0,
+                None if tile is None else [tile],
+                False,
+            )
             for d, date, i, state, s, e, tile in rows
         ],
         SEGMENTS_SCHEMA,
