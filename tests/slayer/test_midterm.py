@@ -13,6 +13,7 @@ from rmf_spark.slayer.device.schemas import PERMANENCE_SCHEMA
 from rmf_spark.slayer.usual_environment.midterm import (
     compute_midterm_observation,
     compute_midterm_permanence,
+    with_day_type_and_intervals,
 )
 from rmf_spark.slayer.usual_environment.settings import TimeInterval, UsualEnvironmentSettings
 
@@ -28,10 +29,8 @@ def _slot(device, day_offset, hour, kind="grid", tiles=(), date=None):
 def _frames(spark, rows, holidays=(dt.date(2024, 5, 15),), settings_=S):
     perm = spark.createDataFrame(rows, PERMANENCE_SCHEMA)
     hol = spark.createDataFrame([(d,) for d in holidays], "date date") if holidays else None
-    return (
-        compute_midterm_permanence(perm, holidays=hol, settings=settings_),
-        compute_midterm_observation(perm, holidays=hol, settings=settings_),
-    )
+    slots = with_day_type_and_intervals(perm, holidays=hol, settings=settings_)
+    return compute_midterm_permanence(slots), compute_midterm_observation(slots)
 
 
 def test_hand_example_day_types_intervals_and_regularity(spark):

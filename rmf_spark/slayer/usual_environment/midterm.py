@@ -115,12 +115,11 @@ def _gaps(days: Column) -> Column:
     )
 
 
-def compute_midterm_permanence(
-    permanence: DataFrame, *, holidays: DataFrame | None, settings: UsualEnvironmentSettings
-) -> DataFrame:
+def compute_midterm_permanence(slots: DataFrame) -> DataFrame:
     """Per device, day type, time interval and tile: ``permanence`` (slots), ``frequency``
     (days), ``regularity_mean`` and ``regularity_std`` (gaps in days) over the rows given
-    (module notes).
+    (module notes). ``slots``: :func:`with_day_type_and_intervals` output, computed once for
+    this and :func:`compute_midterm_observation`.
 
     Returns
     -------
@@ -128,7 +127,6 @@ def compute_midterm_permanence(
         ``device_id, day_type, time_interval, tile_id, permanence, frequency,
         regularity_mean, regularity_std``.
     """
-    slots = with_day_type_and_intervals(permanence, holidays=holidays, settings=settings)
     grid = slots.where((F.col(ID_TYPE) == GRID) & (F.size(TILES) > 0))
     tiles = grid.select(
         DEVICE_ID, DAY_TYPE, TIME_INTERVAL, LOCAL_DAY, F.explode(TILES).alias(TILE_ID)
@@ -152,14 +150,12 @@ def compute_midterm_permanence(
     )
 
 
-def compute_midterm_observation(
-    permanence: DataFrame, *, holidays: DataFrame | None, settings: UsualEnvironmentSettings
-) -> DataFrame:
+def compute_midterm_observation(slots: DataFrame) -> DataFrame:
     """Per device, day type and time interval: ``grid_slots``, ``unknown_slots``,
     ``abroad_slots`` and ``days`` (distinct local days with a grid slot): what the device
-    showed of itself, the denominators of the labelling rules.
+    showed of itself, the denominators of the labelling rules. ``slots``:
+    :func:`with_day_type_and_intervals` output.
     """
-    slots = with_day_type_and_intervals(permanence, holidays=holidays, settings=settings)
     kind = F.col(ID_TYPE)
     return slots.groupBy(DEVICE_ID, DAY_TYPE, TIME_INTERVAL).agg(
         F.count_if(kind == GRID).cast("int").alias(GRID_SLOTS),
