@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from rmf_spark.config import RmfConfig, load_config
 
 if TYPE_CHECKING:
-    from rmf_spark.synth.profile import SynthProfile
+    from rmf_spark.synth.profile import MnoParams, SynthProfile
 
 __all__ = ["run_demo"]
 
@@ -42,12 +42,36 @@ COUNTS = ("em", "naive")
 
 
 def demo_config(
-    config_path: str | Path | None, user_overrides: dict[str, Any], out: Path, mnos: list[str]
+    config_path: str | Path | None,
+    user_overrides: dict[str, Any],
+    out: Path,
+    mnos: Sequence[MnoParams | str],
 ) -> RmfConfig:
     """The profile for a demo in ``out``: lake, raw dirs and reference data inside ``out``,
-    then the user's own ``--set`` overrides."""
+    each MNO's input profile, then the user's own ``--set`` overrides.
+
+    Parameters
+    ----------
+    mnos
+        The world's MNOs (``SynthProfile.mnos``): each gets ``[ingest.mno.<id>]`` with its raw
+        directory and the input profile of its raw format (``conf/inputs/``,
+        :func:`rmf_spark.synth.profile.input_profile_path`), so a world with any number of
+        MNOs needs no table for them in the main profile. An MNO given by its id alone gets
+        the raw directory only and keeps the main profile's input profile.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from rmf_spark.synth.profile import MnoParams
+    >>> c = MnoParams(mno_id="mno_c", raw_format="mno_a", regime="cdr", market_share=0.1,
+    ...               mnc="04")
+    >>> cfg = demo_config(None, {}, Path("/tmp/demo"), [c])
+    >>> cfg.ingest.mno["mno_c"].raw_dir, Path(cfg.ingest.mno["mno_c"].profile).name
+    ('/tmp/demo/world/raw/mno_c', 'mno_a.toml')
+    """
     from rmf_spark import tables
     from rmf_spark.lake import uri_join
+    from rmf_spark.synth.profile import input_profile_path
 
     reference = uri_join(out, "world", "reference")
     overrides: dict[str, Any] = {
@@ -57,7 +81,10 @@ def demo_config(
         "release.zones_table": uri_join(reference, tables.ZONES.name),
     }
     for mno in mnos:
-        overrides[f"ingest.mno.{mno}.raw_dir"] = uri_join(out, "world", "raw", mno)
+        mno_id = mno if isinstance(mno, str) else mno.mno_id
+        overrides[f"ingest.mno.{mno_id}.raw_dir"] = uri_join(out, "world", "raw", mno_id)
+        if not isinstance(mno, str):
+            overrides[f"ingest.mno.{mno_id}.profile"] = str(input_profile_path(mno.raw_format))
     return load_config(config_path, overrides={**overrides, **user_overrides})
 
 
@@ -175,7 +202,7 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     prof = profile if isinstance(profile, SynthProfile) else load_profile(profile)
     mnos = [m.mno_id for m in prof.mnos]
-    cfg = demo_config(config_path, overrides or {}, out, mnos)
+    cfg = demo_config(config_path, overrides or {}, out, prof.mnos)
     key_env = cfg.ingest.key_env
     os.environ.setdefault(key_env, secrets.token_hex(32))
     stages = _Stages(echo)

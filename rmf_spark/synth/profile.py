@@ -29,12 +29,18 @@ __all__ = [
     "SubscriptionParams",
     "SynthProfile",
     "TerritoryParams",
+    "input_profile_path",
     "load_profile",
     "profile_path",
 ]
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "conf" / "synth"
+INPUT_PROFILE_DIR = Path(__file__).resolve().parents[2] / "conf" / "inputs"
 TECHNOLOGIES = ("2G", "3G", "4G", "5G")
+RawFormat = Literal["mno_a", "mno_b"]
+#: the D-layer input profile (``conf/inputs/``) that reads each raw format of the world
+#: (``writers.py`` writes them: docs/tables.md section 1)
+INPUT_PROFILES: dict[str, str] = {"mno_a": "mno_a.toml", "mno_b": "mno_b.toml"}
 
 
 class TerritoryParams(Section):
@@ -94,7 +100,9 @@ class MnoParams(Section):
     """One synthetic MNO: its share, network and data regime."""
 
     mno_id: str = Field(..., pattern=r"^mno_[a-z]$")
-    raw_format: Literal["mno_a", "mno_b"]
+    raw_format: RawFormat = Field(
+        ..., description="mno_a: CDR-like CSV, mno_b: signalling-like JSON lines (any MNO id)"
+    )
     regime: Literal["cdr", "signalling"]
     market_share: float = Field(..., gt=0.0, lt=1.0)
     mcc: int = 214
@@ -182,6 +190,20 @@ class SynthProfile(Section):
     def days(self) -> list[dt.date]:
         """The period's days (the MNO files' days)."""
         return [self.start_date + dt.timedelta(days=i) for i in range(self.n_days)]
+
+
+def input_profile_path(raw_format: str) -> Path:
+    """The D-layer input profile that reads raw files of ``raw_format`` (``conf/inputs/``).
+
+    >>> input_profile_path("mno_b").name
+    'mno_b.toml'
+    """
+    try:
+        return INPUT_PROFILE_DIR / INPUT_PROFILES[raw_format]
+    except KeyError:
+        raise ValueError(
+            f"unknown raw format {raw_format!r} (known: {sorted(INPUT_PROFILES)})"
+        ) from None
 
 
 def profile_path(name_or_path: str | Path) -> Path:
