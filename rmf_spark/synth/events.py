@@ -27,6 +27,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from scipy.stats import poisson
 
+from rmf_spark.synth.population import within
 from rmf_spark.synth.profile import MnoParams
 from rmf_spark.synth.rng import normal, uniform
 from rmf_spark.synth.schedules import positions_at
@@ -57,11 +58,6 @@ _BURST = 1.8
 _CHUNK = 2000  # device-days per pandas call
 
 
-def _within(counts: np.ndarray) -> np.ndarray:
-    """``0..c-1`` for each count, concatenated."""
-    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-
-
 def events_pandas(
     pdf: pd.DataFrame, *, mno: MnoParams, t: Territory, seed: int, stream: int
 ) -> pd.DataFrame:
@@ -74,14 +70,14 @@ def events_pandas(
     n_sess = poisson.ppf(uniform(rowkey, stream + 2, seed), mno.calls_per_day * g / _BURST)
     n_sess = n_sess.astype(np.int64)
     srow = np.repeat(np.arange(n), n_sess)
-    skey = (rowkey[srow] << np.uint64(12)) + _within(n_sess).astype(np.uint64)
+    skey = (rowkey[srow] << np.uint64(12)) + within(n_sess).astype(np.uint64)
     cum = np.cumsum(HOURLY) / HOURLY.sum()
     hour = np.searchsorted(cum, uniform(skey, stream + 3, seed))
     s_t = start[srow] + (hour + uniform(skey, stream + 4, seed)) * 3600.0
     geo = np.log(uniform(skey, stream + 5, seed)) / np.log(1.0 - 1.0 / _BURST)
     size = 1 + np.minimum(np.floor(geo), 20).astype(np.int64)
     e_s = np.repeat(np.arange(len(srow)), size)
-    ej = _within(size)
+    ej = within(size)
     ekey_s = (skey[e_s] << np.uint64(5)) + ej.astype(np.uint64)
     gap = np.where(ej == 0, 0.0, 1.0 - 119.0 * np.log(uniform(ekey_s, stream + 6, seed)))
     cs = np.cumsum(gap)
@@ -104,7 +100,7 @@ def events_pandas(
         legs = np.column_stack([k[:, 2] - k[:, 1], k[:, 4] - k[:, 3], k[:, 6] - k[:, 5]])
         n_h = np.floor(legs.sum(axis=1) / mno.handover_interval_s).astype(np.int64)
         hrow = np.repeat(np.arange(n), n_h)
-        s = (_within(n_h) + 0.5) * mno.handover_interval_s
+        s = (within(n_h) + 0.5) * mno.handover_interval_s
         d1, d2 = legs[hrow, 0], legs[hrow, 0] + legs[hrow, 1]
         kh = k[hrow]
         times.append(
@@ -119,7 +115,7 @@ def events_pandas(
     time_s, row, kind = time_s[ok], row[ok], kind[ok]
     order = np.lexsort((time_s, row))
     time_s, row, kind = time_s[order], row[order], kind[order]
-    seq = _within(np.bincount(row, minlength=n))
+    seq = within(np.bincount(row, minlength=n))
     x, y, _ = positions_at(pdf, row, time_s)
     n_cols = int(t.width_m // TILE_M)
     tile = np.floor((y - t.y0) / TILE_M).astype(np.int64) * n_cols + np.floor(
@@ -143,16 +139,29 @@ def events_pandas(
 
 
 def to_device_days(devices: DataFrame, schedules: DataFrame, *, mno_id: str) -> DataFrame:
-    """The MNO's devices joined with their persons' schedules (one row per device-day)."""
-    d = devices.where(F.col("mno_id") == mno_id).select("device_key", "person_id", "is_inbound")
-    return d.join(schedules, "person_id")
+    """The MNO's devices joined with their persons' schedules (one row per device-day), on
+    the days the device is on this MNO (``from_day .. to_day``; null: no bound)."""
+    d = devices.where(F.col("mno_id") == mno_id).select(
+        "device_key", "person_id", "is_inbound", "from_day", "to_day"
+    )
+    on = (F.col("from_day").isNull() | (F.col("day") >= F.col("from_day"))) & (
+        F.col("to_day").isNull() | (F.col("day") <= F.col("to_day"))
+    )
+    return d.join(schedules, "person_id").where(on).drop("from_day", "to_day")
 
 
 def to_events(
-    device_days: DataFrame, *, mno: MnoParams, t: Territory, seed: int, stream: int
+    device_days: DataFrame,
+    *,
+    mno: MnoParams,
+    t: Territory,
+    seed: int,
+    stream: int,
+    roamer_plmns: dict[str, float],
 ) -> DataFrame:
     """Raw event times and true positions of the device-days (schema :data:`EVENT_SCHEMA`)
-    plus ``kind``, ``raw_id``, ``mcc``, ``mnc``: strings are made by Spark, not in Python."""
+    plus ``kind``, ``raw_id``, ``mcc``, ``mnc``: strings are made by Spark, not in Python
+    (``roamer_plmns``: the visitors' home networks, ``subscriptions.roamer_plmns``)."""
 
     def batches(it):  # type: ignore[no-untyped-def]
         for pdf in it:  # chunks bound the memory: ~300 events per signalling device-day
@@ -161,7 +170,9 @@ def to_events(
                 yield events_pandas(chunk, mno=mno, t=t, seed=seed, stream=stream)
 
     ev = device_days.mapInPandas(batches, EVENT_SCHEMA)
-    raw_id, mcc, mnc = spark_device_ids(F.col("device_key"), F.col("is_inbound"), mno, seed)
+    raw_id, mcc, mnc = spark_device_ids(
+        F.col("device_key"), F.col("is_inbound"), mno, seed, roamer_plmns
+    )
     kind = F.element_at(F.array(*[F.lit(k) for k in KINDS]), F.col("kind_code").cast("int") + 1)
     return ev.select(
         "*", kind.alias("kind"), raw_id.alias("raw_id"), mcc.alias("mcc"), mnc.alias("mnc")

@@ -3,9 +3,14 @@ and inbound visitors. Each person's attributes are pure functions of ``(seed, pe
 
 Notes
 -----
-Residents per tile ``n_g ~ Poisson(N w_g / sum_g' w_g')`` with ``w_g`` the tile's home weight
-(density times a land-use factor, see :data:`rmf_spark.synth.territory.HOME_WEIGHT`); the home
-point is uniform in the tile. ``person_id = tile_idx * 1000 + k``. Workplaces follow a
+Households per tile ``h_g ~ Poisson(N w_g / (m sum_g' w_g'))`` with ``w_g`` the tile's home
+weight (density times a land-use factor, see :data:`rmf_spark.synth.territory.HOME_WEIGHT`)
+and ``m = household_mean_size``; a household has ``1 + Geometric`` members, ``P(s) = (1 - q)
+q^(s - 1)``, ``q = 1 - 1/m`` (mean m), who share one home point, uniform in the tile.
+``person_id = tile_idx * 1000 + k`` (k < 1000: the persons of a tile, household after
+household); ``household_id`` is the id of its first member (visitors: their own id). With
+``m = 1`` every household is one person and the residents are ``Poisson(N w_g / sum w)``, as
+before households existed. Workplaces follow a
 gravity model over towns: ``P(k | home) ~ w_k exp(-d(home, town_k) / L)`` (Zipf, 1949; Wilson,
 1967), the point ``town_k + N(0, (0.7 r_k)^2 I)``. Visitors get ``person_id = 9e8 + j``.
 """
@@ -31,8 +36,13 @@ PERSON_SCHEMA = (
     "home_region_id string, is_worker boolean, work_x double, work_y double, "
     "is_migrant boolean, migration_day int, new_home_x double, new_home_y double, "
     "new_home_municipality_id string, is_outbound boolean, abroad_from_day int, "
-    "abroad_to_day int, is_tourist boolean, first_day int, last_day int"
+    "abroad_to_day int, is_tourist boolean, first_day int, last_day int, household_id long"
 )
+
+
+def within(counts: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``0..c-1`` for each count, concatenated (the rank of each item in its group)."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
 def _clip_xy(t: Territory, x: NDArray, y: NDArray) -> tuple[NDArray, NDArray]:
@@ -77,14 +87,27 @@ def residents_pandas(
     """Residents of a batch of tiles; ``scale = N / sum(home_weight)``."""
     tile_key = tiles["tile_idx"].to_numpy().astype(np.uint64)
     lam = tiles["home_weight"].to_numpy() * scale
-    count = np.minimum(poisson.ppf(uniform(tile_key, 1, seed), lam), 999).astype(np.int64)
-    count[lam <= 0] = 0
-    rep = np.repeat(np.arange(len(tiles)), count)
-    k = np.arange(len(rep)) - np.repeat(np.cumsum(count) - count, count)
+    m = p.household_mean_size
+    n_hh = np.minimum(poisson.ppf(uniform(tile_key, 1, seed), lam / m), 999).astype(np.int64)
+    n_hh[lam <= 0] = 0
+    hh_tile = np.repeat(np.arange(len(tiles)), n_hh)
+    hh_first = tiles["tile_idx"].to_numpy()[hh_tile] * 1000 + within(n_hh)  # key until sized
+    size = np.ones(len(hh_tile), dtype=np.int64)
+    if m > 1.0:  # geometric sizes, P(s) = (1 - q) q^(s - 1), mean 1 / (1 - q) = m
+        u = uniform(hh_first.astype(np.uint64), 16, seed)
+        size += np.floor(np.log(u) / np.log(1.0 - 1.0 / m)).astype(np.int64)
+    member = within(size)  # 0 for the household's first person
+    rep = np.repeat(hh_tile, size)
+    per_tile = np.bincount(rep, minlength=len(tiles))
+    k = within(per_tile)  # persons in tile order, households one after the other
+    keep = k < 1000
+    rep, k, member = rep[keep], k[keep], member[keep]
     pid = tiles["tile_idx"].to_numpy()[rep] * 1000 + k
+    household = pid - member
     key = pid.astype(np.uint64)
-    hx = tiles["x_ll"].to_numpy()[rep] + 100.0 * uniform(key, 2, seed)
-    hy = tiles["y_ll"].to_numpy()[rep] + 100.0 * uniform(key, 3, seed)
+    head = household.astype(np.uint64)  # members share the home point of the first
+    hx = tiles["x_ll"].to_numpy()[rep] + 100.0 * uniform(head, 2, seed)
+    hy = tiles["y_ll"].to_numpy()[rep] + 100.0 * uniform(head, 3, seed)
     worker = uniform(key, 4, seed) < p.worker_share
     town = pick_town(t, hx, hy, uniform(key, 5, seed), length_m=p.commute_length_m)
     wx, wy = point_near_town(t, town, key, 6, seed, 0.7)
@@ -120,6 +143,7 @@ def residents_pandas(
             "is_tourist": np.zeros(len(pid), dtype=bool),
             "first_day": np.zeros(len(pid), dtype=np.int64),
             "last_day": np.full(len(pid), n_days, dtype=np.int64),
+            "household_id": household,
         }
     )
 
@@ -189,6 +213,7 @@ def tourists_pandas(
                 "is_tourist": np.ones(n, dtype=bool),
                 "first_day": first,
                 "last_day": np.minimum(first + nights, n_days),
+                "household_id": pid,
             }
         )
     )

@@ -14,6 +14,8 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -85,6 +87,12 @@ class PopulationParams(Section):
     n_tourists: int = Field(60, ge=0, description="inbound visitors over the period")
     tourist_nights: tuple[int, int] = (1, 3)
     register_noise_sd: float = Field(0.03, ge=0.0, le=0.5, description="relative, per zone")
+    household_mean_size: float = Field(
+        1.0,
+        ge=1.0,
+        le=10.0,
+        description="residents per household (geometric sizes); members share the home point",
+    )
 
 
 class SubscriptionParams(Section):
@@ -94,6 +102,25 @@ class SubscriptionParams(Section):
     second_device_same_mno_rate: float = Field(0.05, ge=0.0, le=1.0)
     second_mno_rate: float = Field(0.06, ge=0.0, le=1.0, description="cross-MNO duplicates")
     share_jitter: float = Field(0.08, ge=0.0, le=0.5, description="regional share variation")
+    roamer_plmns: dict[str, float] = Field(
+        default_factory=lambda: {"23415": 1.0},
+        description="inbound visitors' home networks, MCC + 2-digit MNC -> weight",
+    )
+    roamer_switch_share: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="visitors whose phone moves to a second simulated MNO during the stay",
+    )
+
+    @model_validator(mode="after")
+    def _plmns(self) -> SubscriptionParams:
+        bad = sorted(k for k in self.roamer_plmns if not re.fullmatch(r"\d{5}", k))
+        if bad or not self.roamer_plmns:
+            raise ValueError(f"roamer_plmns keys must be MCC + 2-digit MNC (5 digits): {bad}")
+        if any(not (w > 0 and math.isfinite(w)) for w in self.roamer_plmns.values()):
+            raise ValueError("roamer_plmns weights must be positive")
+        return self
 
 
 class MnoParams(Section):
@@ -184,6 +211,13 @@ class SynthProfile(Section):
             raise ValueError(f"mnos need distinct mno_id values, got {ids}")
         if sum(m.market_share for m in self.mnos) >= 1.0 + 1e-9:
             raise ValueError("market shares must sum to less than 1")
+        home = {m.mcc for m in self.mnos}
+        domestic = sorted(p for p in self.subscriptions.roamer_plmns if int(p[:3]) in home)
+        if domestic:
+            raise ValueError(
+                f"subscriptions.roamer_plmns {domestic} have the MNOs' own MCC: "
+                "a visitor's SIM is foreign"
+            )
         return self
 
     @property

@@ -70,6 +70,7 @@ def _day_of(day_index: str, dates: list[str]) -> F.Column:
 def _persons_truth(persons: DataFrame, dates: list[str]) -> DataFrame:
     return persons.select(
         "person_id",
+        "household_id",
         tr.inspire_100m(F.col("home_x"), F.col("home_y")).alias("home_inspire_100m"),
         "home_municipality_id",
         "home_region_id",
@@ -223,6 +224,7 @@ def _mno_events(
         raw_events = ev.to_events(
             ev.to_device_days(devices, schedules, mno_id=mno.mno_id),
             mno=mno, t=w.terr, seed=w.seed, stream=1000 * (i + 1),
+            roamer_plmns=prof.subscriptions.roamer_plmns,
         )  # fmt: skip
         served = ev.with_serving_cell(
             raw_events,
@@ -306,7 +308,12 @@ def _truth_positions(w: _World, schedules: DataFrame, devices: DataFrame) -> Non
         wr.write_delta(positions, truth / "positions")
     positions = w.spark.read.format("delta").load(str(truth / "positions"))
     w.jobs.write(tr.compute_present_population(positions), truth / "present_population", "truth")
-    w.jobs.write(tr.compute_present_devices(positions, devices), truth / "present_devices", "truth")
+    day_start_s = local_day_starts(prof.start_date, prof.n_days + 2, prof.time_zone)
+    w.jobs.write(
+        tr.compute_present_devices(positions, devices, day_start_s=day_start_s),
+        truth / "present_devices",
+        "truth",
+    )
 
 
 def generate_world(
@@ -390,7 +397,14 @@ def _generate(
         )
         devices_f = jobs.submit(
             _stage,
-            to_devices(persons, mnos=prof.mnos, shares=shares, sub=prof.subscriptions, seed=seed),
+            to_devices(
+                persons,
+                mnos=prof.mnos,
+                shares=shares,
+                sub=prof.subscriptions,
+                seed=seed,
+                n_days=n_days,
+            ),
             w.work / "devices",
         )
         schedules = _stage(
@@ -406,8 +420,10 @@ def _generate(
     ]
     jobs.submit(_truth_positions, w, schedules, devices)
     truth_devices = devices.select(
-        "raw_id", "person_id", "mno_id", "device_index", "is_inbound", "mcc", "mnc"
-    )
+        "raw_id", "person_id", "mno_id", "device_index", "is_inbound", "mcc", "mnc",
+        _day_of("from_day", sim_dates).alias("from_date"),
+        _day_of("to_day", sim_dates).alias("to_date"),
+    )  # fmt: skip
     residents = tr.compute_residents(persons)
     munis = zones_pd[zones_pd["zone_level"] == 2]
     muni_region = dict(zip(munis["zone_id"], munis["parent_id"], strict=True))
@@ -434,6 +450,9 @@ def _generate(
     )
     jobs.write(tr.compute_market_share(persons, devices), ref / "market_share", "reference")
     dev_counts_f = jobs.submit(lambda: devices.groupBy("mno_id").count().collect())
+    switching_f = jobs.submit(
+        lambda: devices.where(F.col("is_inbound") & F.col("from_day").isNotNull()).count()
+    )
     person_counts_f = jobs.submit(lambda: persons.groupBy("is_tourist").count().collect())
     results = [f.result() for f in mno_fs]
     tags_all = results[0].tags
@@ -456,6 +475,7 @@ def _generate(
             "persons": n_by_tourist.get(False, 0),
             "tourists": n_by_tourist.get(True, 0),
             "devices": {r[0]: int(r[1]) for r in sorted(dev_counts_f.result())},
+            "switching_roamers": int(switching_f.result()),
             "cells": {
                 m.mno_id: len(f.result().cells) for m, f in zip(prof.mnos, nets, strict=True)
             },

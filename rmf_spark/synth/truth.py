@@ -203,13 +203,23 @@ def compute_present_population(positions: DataFrame) -> DataFrame:
     )
 
 
-def compute_present_devices(positions: DataFrame, devices: DataFrame) -> DataFrame:
+def compute_present_devices(
+    positions: DataFrame, devices: DataFrame, *, day_start_s: list[int]
+) -> DataFrame:
     """True devices per MNO, time point and 100 m tile: ``mno_id, time_point, inspire_100m,
-    devices, inbound_devices`` (a device is where its person is)."""
-    d = devices.select("person_id", "mno_id", "is_inbound")
+    devices, inbound_devices`` (a device is where its person is, while it is on the MNO:
+    from local midnight of ``from_day`` to that of ``to_day + 1``, UTC epoch seconds of the
+    schedules' local days in ``day_start_s``)."""
+    d = devices.select("person_id", "mno_id", "is_inbound", "from_day", "to_day")
+    starts = F.array(*[F.lit(int(s)) for s in day_start_s])
+    ts = F.unix_seconds("time_point")
+    on = (F.col("from_day").isNull() | (ts >= F.element_at(starts, F.col("from_day") + 1))) & (
+        F.col("to_day").isNull() | (ts < F.element_at(starts, F.col("to_day") + 2))
+    )
     return (
         positions.select("person_id", "time_point", "inspire_100m")
         .join(d, "person_id")
+        .where(on)
         .groupBy("mno_id", "time_point", "inspire_100m")
         .agg(
             F.count("*").alias("devices"),

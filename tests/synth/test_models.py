@@ -164,19 +164,25 @@ def test_truth_positions_match_schedules_of_persons(spark, tiny_world):
 def test_spark_device_ids_equal_the_devices_table_ids(spark):
     from rmf_spark.synth.subscriptions import devices_pandas, regional_shares, spark_device_ids
 
+    sub = PROFILE.subscriptions
+
     persons = pd.DataFrame({
         "person_id": np.r_[np.arange(0, 4_000_000, 9_973), 900_000_000 + np.arange(40)],
         "home_region_id": "R00",
+        "first_day": 0,
+        "last_day": PROFILE.n_days,
     })  # fmt: skip
     persons["is_tourist"] = persons["person_id"] >= 900_000_000
     shares = regional_shares(PROFILE.mnos, n_regions=1, jitter=0.0, seed=PROFILE.seed)
-    dev = devices_pandas(persons, mnos=PROFILE.mnos, shares=shares, sub=PROFILE.subscriptions,
-                         seed=PROFILE.seed)  # fmt: skip
+    dev = devices_pandas(persons, mnos=PROFILE.mnos, shares=shares, sub=sub,
+                         seed=PROFILE.seed, n_days=PROFILE.n_days)  # fmt: skip
     assert dev["is_inbound"].any() and set(dev["mno_id"]) == {"mno_a", "mno_b"}
+    assert dev["from_day"].notna().any()  # visitors who switch network (one row per network)
     sdf = spark.createDataFrame(dev[["device_key", "mno_id", "is_inbound"]])
     for mno in PROFILE.mnos:
-        raw_id, mcc, mnc = spark_device_ids(F.col("device_key"), F.col("is_inbound"), mno,
-                                            PROFILE.seed)  # fmt: skip
+        raw_id, mcc, mnc = spark_device_ids(
+            F.col("device_key"), F.col("is_inbound"), mno, PROFILE.seed, sub.roamer_plmns
+        )
         got = (
             sdf.where(F.col("mno_id") == mno.mno_id)
             .select("device_key", raw_id.alias("raw_id"), mcc.alias("mcc"), mnc.alias("mnc"))
