@@ -223,6 +223,49 @@ def device(
     typer.echo(json.dumps(summary, indent=2, default=str))
 
 
+@statistics_app.command("usual-environment")
+def usual_environment(
+    mno: MnoOption,
+    start: Annotated[str, typer.Option("--start", help="first day of the period, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option("--end", help="last day of the period, YYYY-MM-DD")],
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """S-layer: mid-term permanence, usual environment / home / work labels, residents and
+    workers per area, residents calibrated to the register, for a period (run the device
+    stage for its days first)."""
+    import json
+
+    from rmf_spark.slayer.usual_environment.runner import run_usual_environment
+    from rmf_spark.timerange import parse_date
+
+    spark, cfg = stage_session(config, set_)
+    summary = run_usual_environment(
+        spark, cfg, mno=mno, start=parse_date(start), end=parse_date(end)
+    )
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+@statistics_app.command("od")
+def od(
+    mno: MnoOption,
+    start: Annotated[str, typer.Option("--start", help="first day of departure, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option("--end", help="last day of departure, YYYY-MM-DD")],
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """S-layer: trips between stays and origin-destination matrices per day and time band,
+    from the device stage's time segments (run it for the days and the one either side)."""
+    import json
+
+    from rmf_spark.slayer.mobility.runner import run_od
+    from rmf_spark.timerange import parse_date
+
+    spark, cfg = stage_session(config, set_)
+    summary = run_od(spark, cfg, mno=mno, start=parse_date(start), end=parse_date(end))
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
 @app.command()
 def release(
     mno: MnoOption,

@@ -28,6 +28,7 @@ from rmf_spark.dlayer.settings import IngestSettings
 from rmf_spark.errors import ConfigError
 from rmf_spark.release.settings import ReleaseSettings
 from rmf_spark.slayer.device.settings import DeviceSettings
+from rmf_spark.slayer.mobility.settings import MobilitySettings
 from rmf_spark.slayer.present_population.settings import PresentPopulationSettings
 from rmf_spark.slayer.usual_environment.settings import UsualEnvironmentSettings
 
@@ -69,6 +70,7 @@ class RmfConfig(Section):
     present_population: PresentPopulationSettings = Field(default_factory=PresentPopulationSettings)
     device: DeviceSettings = Field(default_factory=DeviceSettings)
     usual_environment: UsualEnvironmentSettings = Field(default_factory=UsualEnvironmentSettings)
+    mobility: MobilitySettings = Field(default_factory=MobilitySettings)
     release: ReleaseSettings = Field(default_factory=ReleaseSettings)
     source: str = Field("<defaults>", exclude=True, description="file the profile came from")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import secrets
 import time
@@ -79,6 +80,8 @@ def demo_config(
         "convergence.reference_dir": reference,
         "present_population.market_share_table": uri_join(reference, tables.MARKET_SHARE.name),
         "release.zones_table": uri_join(reference, tables.ZONES.name),
+        # the synthetic register lists the zones with residents only: an absent zone has none
+        "usual_environment.calibration.missing_register": "zero",
     }
     for mno in mnos:
         mno_id = mno if isinstance(mno, str) else mno.mno_id
@@ -88,7 +91,25 @@ def demo_config(
     return load_config(config_path, overrides={**overrides, **user_overrides})
 
 
-_N_STAGES = 7
+_N_STAGES = 8
+
+
+def _demo_labels(cfg: RmfConfig, *, days: int, user_overrides: dict[str, Any]) -> RmfConfig:
+    """``cfg`` with minimum observations for the labels that a demo's few days can meet.
+
+    MultiMNO's defaults (1500 slots, 50 days) are for months of data: on a week they would
+    label nobody. The demo asks a device to be seen on 40 % of the days (at least one) and
+    in 8 hourly slots per such day; ``--set usual_environment.labels.min_*`` wins.
+    """
+    labels = cfg.usual_environment.labels
+    min_days = max(1, math.ceil(0.4 * days))
+    update = {
+        k: v
+        for k, v in (("min_days", min_days), ("min_slots", 8 * min_days))
+        if f"usual_environment.labels.{k}" not in user_overrides
+    }
+    ue = cfg.usual_environment.model_copy(update={"labels": labels.model_copy(update=update)})
+    return cfg.model_copy(update={"usual_environment": ue})
 
 
 class _Stages:
@@ -194,7 +215,9 @@ def run_demo(
     from rmf_spark.release.runner import run_release
     from rmf_spark.session import get_spark
     from rmf_spark.slayer.device.runner import run_device
+    from rmf_spark.slayer.mobility.runner import run_od
     from rmf_spark.slayer.present_population.runner import run_present_population
+    from rmf_spark.slayer.usual_environment.runner import run_usual_environment
     from rmf_spark.synth.profile import SynthProfile, load_profile
     from rmf_spark.synth.runner import generate_world
 
@@ -254,6 +277,7 @@ def run_demo(
         )
     device_metrics: dict[str, dict[str, Any]] = {}
     on = dates if device_days is None else dates[: max(device_days, 0)]
+    ue_cfg = _demo_labels(cfg, days=len(on), user_overrides=overrides or {})
     with stages.stage("device", f"segments, posteriors, the hmm estimator on {len(on)} days"):
         for mno in mnos if on else []:
             for day in on:
@@ -262,6 +286,12 @@ def run_demo(
                 )["metrics"]
             last = dt.datetime.combine(on[-1], dt.time(23))
             run_present_population(spark, cfg, mno=mno, start=start, end=last, methods=("hmm",))
+    products: dict[str, dict[str, Any]] = {}
+    with stages.stage("usual_environment", f"labels, residents, OD on {len(on)} days"):
+        for mno in mnos if on else []:
+            ue = run_usual_environment(spark, ue_cfg, mno=mno, start=on[0], end=on[-1])
+            od = run_od(spark, cfg, mno=mno, start=on[0], end=on[-1])
+            products[mno] = {"usual_environment": ue, "od": od}
     with stages.stage("release", f"disclosure control (k = {cfg.release.k:g}) and exports"):
         manifests = _each_mno(
             mnos,
@@ -306,6 +336,7 @@ def run_demo(
         "stages": {name: {"seconds": s} for name, s in stages.seconds.items()},
         "mno": accounting,
         "device_metrics": device_metrics,
+        "products": products,
         "accuracy": _pooled(per_mno),
         "accuracy_by_mno": per_mno,
         "report": reports[mnos[0]],

@@ -46,7 +46,10 @@ from rmf_spark.errors import InputDataError, RmfError, SchemaMismatchError
 from rmf_spark.release.schemas import RELEASED_PRESENT_POPULATION_SCHEMA
 from rmf_spark.slayer.aggregate.schemas import MARKET_SHARE_SCHEMA
 from rmf_spark.slayer.device import schemas as DV
+from rmf_spark.slayer.mobility import od as OD
+from rmf_spark.slayer.mobility import trips as TR
 from rmf_spark.slayer.present_population import schemas as PP
+from rmf_spark.slayer.usual_environment import schemas as UE
 
 __all__ = [
     "CATALOG",
@@ -253,6 +256,8 @@ _INGEST_CELLS = "rmf ingest-cells"
 _CONVERGENCE = "rmf convergence"
 _PRESENT_POPULATION = "rmf statistics present-population"
 _DEVICE = "rmf statistics device"
+_OD = "rmf statistics od"
+_UE = "rmf statistics usual-environment"
 _RELEASE = "rmf release"
 _SYNTH = "rmf synth"
 _DAY = ("date",)
@@ -299,6 +304,10 @@ TERRITORY = TableSpec("reference", "territory", C.TERRITORY, _SYNTH, shared=True
 ZONES = TableSpec("reference", "zones", C.ZONES, _SYNTH, shared=True)
 LAND_USE = TableSpec("reference", "land_use", C.LAND_USE, _SYNTH, shared=True)
 MARKET_SHARE = TableSpec("reference", "market_share", MARKET_SHARE_SCHEMA, _SYNTH, shared=True)
+#: public holidays (``date, name``): the day types of the usual environment
+HOLIDAYS = TableSpec("reference", "holidays", C.HOLIDAYS, _SYNTH, shared=True)
+#: the statistical office's register (``zone_id, zone_level, residents``): the calibration
+REGISTER = TableSpec("reference", "register", C.REGISTER, _SYNTH, shared=True)
 
 # --- C-layer (docs/c-layer.md) ----------------------------------------------------------------
 GRID = TableSpec("clayer", "grid", C.GRID, _CONVERGENCE, shared=True)
@@ -363,6 +372,34 @@ DEVICE_DAY = _device_table("device_day", DV.DEVICE_DAY_SCHEMA)
 #: per date, counts of the device-days of each status and of the segments of each state
 DEVICE_METRICS = _by_date("slayer", "device_metrics", C.CLEANING_METRICS, _DEVICE, _DAY)
 
+# --- S-layer, mobility (docs/mobility.md) ------------------------------------------------------
+#: trips between stays, per device (personal data, never released), by the departure's day
+TRIPS = _by_date(
+    "slayer", "trips", DV.with_table_columns(TR.TRIPS_SCHEMA), _OD, DV.DEVICE_PARTITIONS
+)
+#: trips per day, time band and pair of areas, expanded to persons
+OD_MATRIX = _by_date("slayer", "od_matrix", OD.OD_SCHEMA, _OD, _DAY)
+
+
+# --- S-layer, usual environment (docs/usual-environment.md) ----------------------------------
+def _period_table(name: str, schema: StructType, *, devices: bool) -> TableSpec:
+    parts = UE.DEVICE_PERIOD_PARTITIONS if devices else (UE.PERIOD_START,)
+    return TableSpec(
+        "slayer", name, schema, _UE, partition_by=parts, keys=UE.PERIOD_KEYS, write_mode="replace"
+    )
+
+
+MIDTERM_PERMANENCE = _period_table("midterm_permanence", UE.MIDTERM_PERMANENCE_SCHEMA, devices=True)
+MIDTERM_OBSERVATION = _period_table(
+    "midterm_observation", UE.MIDTERM_OBSERVATION_SCHEMA, devices=True
+)
+UE_LABELS = _period_table("usual_environment_labels", UE.LABELS_SCHEMA, devices=True)
+UE_LABEL_STATUS = _period_table("label_status", UE.LABEL_STATUS_SCHEMA, devices=True)
+RESIDENTS = _period_table("residents", UE.RESIDENTS_SCHEMA, devices=False)
+CALIBRATED_RESIDENTS = _period_table(
+    "calibrated_residents", UE.CALIBRATED_RESIDENTS_SCHEMA, devices=False
+)
+
 RELEASED_PRESENT_POPULATION = TableSpec(
     "release",
     "present_population",
@@ -388,6 +425,8 @@ CATALOG: dict[str, TableSpec] = {
         ZONES,
         LAND_USE,
         MARKET_SHARE,
+        HOLIDAYS,
+        REGISTER,
         GRID,
         TILE_ZONE,
         CELL_VERSION,
@@ -403,6 +442,14 @@ CATALOG: dict[str, TableSpec] = {
         LOCATION_POSTERIOR,
         DEVICE_DAY,
         DEVICE_METRICS,
+        TRIPS,
+        OD_MATRIX,
+        MIDTERM_PERMANENCE,
+        MIDTERM_OBSERVATION,
+        UE_LABELS,
+        UE_LABEL_STATUS,
+        RESIDENTS,
+        CALIBRATED_RESIDENTS,
         RELEASED_PRESENT_POPULATION,
     )
 }

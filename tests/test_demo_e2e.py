@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 STAGES = [
-    "synth", "ingest", "convergence", "present_population", "device", "release", "evaluate",
+    "synth", "ingest", "convergence", "present_population", "device", "usual_environment",
+    "release", "evaluate",
 ]  # fmt: skip
 
 
@@ -44,6 +45,7 @@ def test_demo_summary_has_every_key_and_stage(summary):
     assert "hmm" not in on_disk["accuracy"]["present_population"]
     assert "device" not in on_disk["accuracy"]
     assert on_disk["device_metrics"] == {} and on_disk["device_reports"] == {}
+    assert on_disk["products"] == {}  # the usual environment and OD need the device stage
 
 
 def test_demo_with_the_device_stage_reports_hmm_and_device_accuracy(tiny_demo_device):
@@ -54,6 +56,12 @@ def test_demo_with_the_device_stage_reports_hmm_and_device_accuracy(tiny_demo_de
     assert 0 < device["position_error_p50_m"] <= device["position_error_p90_m"]
     assert 0 < device["stay_recall"] <= 1 and 0 < device["stay_precision"] <= 1
     assert set(on_disk["device_reports"]) == {"mno_a", "mno_b"}
+    for mno, products in on_disk["products"].items():
+        ue = products["usual_environment"]
+        assert ue["devices"].get("labelled", 0) > 0, mno
+        assert ue["residents"]["devices"] == pytest.approx(ue["devices"]["labelled"])
+        assert "model" in ue["calibration"], mno  # the demo's world carries a register
+        assert products["od"]["trips"] >= 0
 
 
 def test_demo_device_page_shows_sample_devices_without_their_pseudonyms(spark, tiny_demo_device):

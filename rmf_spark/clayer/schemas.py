@@ -39,11 +39,13 @@ __all__ = [
     "EVENT_TS",
     "FOOTPRINT_VERSION",
     "GRID",
+    "HOLIDAYS",
     "INSPIRE_1KM",
     "INSPIRE_100M",
     "LAND_USE",
     "P_CELL_GIVEN_TILE",
     "P_TILE_GIVEN_CELL",
+    "REGISTER",
     "SIGNAL_DOMINANCE",
     "TECHNOLOGY",
     "TERRITORY",
@@ -139,6 +141,10 @@ LAND_USE = _s(
     ("y_ll", DoubleType()),
     ("land_use", StringType()),
 )
+#: public holidays of the territory (the usual environment's day types)
+HOLIDAYS = _s(("date", DateType()), ("name", StringType()))
+#: the statistical office's residents per zone (the usual environment's calibration)
+REGISTER = _s(("zone_id", StringType()), ("zone_level", IntegerType()), ("residents", LongType()))
 
 # --- <mno>/clayer/cell_footprint: per cell version and tile, before cross-cell pruning ---------
 # A computed version that covers no tile has one row with a null tile_id (and null values), so

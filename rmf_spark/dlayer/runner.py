@@ -32,6 +32,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from rmf_spark import tables
+from rmf_spark.buckets import device_bucket
 from rmf_spark.config import RmfConfig
 from rmf_spark.dlayer import schemas as S
 from rmf_spark.dlayer.audit import AccountingError, LoadCounts, cells_audit_row, load_audit_row
@@ -444,7 +445,7 @@ def _write_events(
         .where(~invalid & ~F.col("_later"))
         .transform(pseudonymise)
     )
-    bucket = F.pmod(F.xxhash64("device_id"), F.lit(ing.n_device_buckets)).cast("int")
+    bucket = device_bucket(ing.n_device_buckets)
     valid = valid.select(
         *[c for c in S.EVENTS_SCHEMA.fieldNames() if c != "device_bucket"],
         bucket.alias("device_bucket"),

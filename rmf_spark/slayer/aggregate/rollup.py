@@ -10,6 +10,7 @@ one, ``population / devices``. An area's population is null when any of its tile
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from pyspark.sql import Column, DataFrame
@@ -60,8 +61,9 @@ def compute_rollups(
     grid: DataFrame,
     tile_zone: DataFrame,
     sums: Sequence[str] = (),
+    levels: Sequence[str] = ("100m", "1km", "zone"),
 ) -> DataFrame:
-    """Estimates at the 100 m, 1 km and zone levels.
+    """Estimates at the 100 m, 1 km and zone levels (those of ``levels``).
 
     Parameters
     ----------
@@ -76,6 +78,8 @@ def compute_rollups(
         C-layer ``tile_zone``: ``tile_id, zone_level, zone_id``.
     sums
         Other additive columns, summed like ``population`` (null when a tile's is null).
+    levels
+        Which of ``100m``, ``1km`` and ``zone`` (every zone level) to compute.
 
     Returns
     -------
@@ -87,26 +91,26 @@ def compute_rollups(
     -----
     ``N_A = sum_{j in A} u_j`` for devices and for people (module notes).
     """
-    tiles = tile_estimates.join(
-        grid.select(F.col(TILE_ID).cast("long").alias(TILE_ID), INSPIRE_100M, INSPIRE_1KM),
-        on=TILE_ID,
-        how="inner",
-    )
-    zones = tile_estimates.join(
-        tile_zone.select(F.col(TILE_ID).cast("long").alias(TILE_ID), ZONE_LEVEL, ZONE_ID),
-        on=TILE_ID,
-        how="inner",
-    )
-    return (
-        _aggregate(tiles, keys, F.lit(LEVEL_100M), F.col(INSPIRE_100M), sums)
-        .unionByName(_aggregate(tiles, keys, F.lit(LEVEL_1KM), F.col(INSPIRE_1KM), sums))
-        .unionByName(
-            _aggregate(
-                zones,
-                keys,
-                F.concat(F.lit("zone_"), F.col(ZONE_LEVEL).cast("string")),
-                F.col(ZONE_ID),
-                sums,
-            )
+    unknown = sorted(set(levels) - {"100m", "1km", "zone"})
+    if unknown or not levels:
+        raise ValueError(f"levels {list(levels)}: each one of '100m', '1km', 'zone'")
+    parts = []
+    if {"100m", "1km"} & set(levels):
+        tiles = tile_estimates.join(
+            grid.select(F.col(TILE_ID).cast("long").alias(TILE_ID), INSPIRE_100M, INSPIRE_1KM),
+            on=TILE_ID,
+            how="inner",
         )
-    )
+        if "100m" in levels:
+            parts.append(_aggregate(tiles, keys, F.lit(LEVEL_100M), F.col(INSPIRE_100M), sums))
+        if "1km" in levels:
+            parts.append(_aggregate(tiles, keys, F.lit(LEVEL_1KM), F.col(INSPIRE_1KM), sums))
+    if "zone" in levels:
+        zones = tile_estimates.join(
+            tile_zone.select(F.col(TILE_ID).cast("long").alias(TILE_ID), ZONE_LEVEL, ZONE_ID),
+            on=TILE_ID,
+            how="inner",
+        )
+        level = F.concat(F.lit("zone_"), F.col(ZONE_LEVEL).cast("string"))
+        parts.append(_aggregate(zones, keys, level, F.col(ZONE_ID), sums))
+    return functools.reduce(DataFrame.unionByName, parts)

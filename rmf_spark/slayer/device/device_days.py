@@ -23,6 +23,7 @@ from pyspark.sql.pandas.group_ops import PandasCogroupedOps
 from pyspark.sql.types import (
     ArrayType,
     BooleanType,
+    DataType,
     DateType,
     IntegerType,
     LongType,
@@ -372,9 +373,17 @@ def release_footprints(device_days: DataFrame) -> None:
         shared.destroy()
 
 
+def _as_type(name: str, dtype: DataType) -> Column:
+    if isinstance(dtype, ArrayType) and not dtype.containsNull:
+        # read back from files, arrays hold nullable elements, which a cast may not narrow:
+        # array_compact declares them non-null (the spilled arrays had none to drop)
+        return F.array_compact(F.col(name)).cast(dtype)
+    return F.col(name).cast(dtype)
+
+
 def _records(device_days: DataFrame, kind: str, schema: StructType) -> DataFrame:
     rows = device_days.where(F.col(RECORD) == kind)
-    return rows.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+    return rows.select(*[_as_type(f.name, f.dataType).alias(f.name) for f in schema.fields])
 
 
 def segments_of(device_days: DataFrame) -> DataFrame:

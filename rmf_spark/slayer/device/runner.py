@@ -8,7 +8,8 @@ compressed into runs (:mod:`~.compress`), each device-day of ``D`` given the dev
 of the day before and first row of the day after (:func:`~.device_days.with_day_context`);
 one pandas group per device-day with its cells' connection probabilities of ``D`` makes the
 segments, the posteriors at the time points and the accounting (:func:`~.device_days.
-compute_device_days`); the daily permanence is computed from the segments as written.
+compute_device_days`), whose output is spilled once to a staging table
+(:func:`staging_path`) from which each of the four tables reads its own rows.
 
 The HMM's prior (``device.hmm.prior = 'em'``): the mean over the day's time points of the EM
 devices per 100 m tile of ``slayer/present_population`` (the population-level density the EM
@@ -19,7 +20,8 @@ Crash safety: five commits, each replacing the date's rows (``device_day``,
 ``time_segments``, ``location_posterior``, ``daily_permanence``, ``device_metrics``), all
 derived from the same pinned inputs. A reader between two commits may see the date's new
 segments with its old permanence; a run killed between them is completed by the rerun, which
-replaces all five.
+replaces all five. The staging table is not a product: a killed run may leave it behind, and
+the rerun replaces it before it removes it.
 """
 
 from __future__ import annotations
@@ -30,16 +32,17 @@ import logging
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from rmf_spark import tables
-from rmf_spark.clayer.schemas import DATE, DEVICE_ID, TILE_ID
+from rmf_spark import lake, tables
+from rmf_spark.buckets import device_bucket
+from rmf_spark.clayer.schemas import DATE, TILE_ID
 from rmf_spark.config import RmfConfig
 from rmf_spark.slayer.aggregate.schemas import AREA_ID, DEVICES, LEVEL
 from rmf_spark.slayer.device.compress import compress_runs
 from rmf_spark.slayer.device.device_days import (
+    RECORD,
     compute_device_days,
     device_day_of,
     permanence_of,
@@ -53,8 +56,9 @@ from rmf_spark.slayer.device.schemas import DAY_STATUS, DEVICE_BUCKET, STATE
 from rmf_spark.slayer.inputs import read_clayer
 from rmf_spark.slayer.present_population.schemas import METHOD, TIME_POINT
 from rmf_spark.timerange import date_range_predicate
+from rmf_spark.uris import absolute, uri_join
 
-__all__ = ["day_time_points", "device_metrics", "run_device"]
+__all__ = ["day_time_points", "device_metrics", "run_device", "staging_path"]
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +116,24 @@ def _em_prior(
     return prior.cache() if prior.limit(1).count() else None
 
 
+def staging_path(cfg: RmfConfig, *, mno: str, date: dt.date) -> str:
+    """Where :func:`run_device` spills one day's inference before writing its tables
+    (``<lake>/<mno>/_staging/device/<date>``; removed when the run ends, replaced by a rerun)."""
+    return uri_join(absolute(cfg.lake.root), mno, "_staging", "device", str(date))
+
+
+def _spill(inferred: DataFrame, path: str) -> DataFrame:
+    """Write the pandas pass's output once, partitioned by record kind, and read it back: each
+    table then reads only its own kind and columns. A Spark cache would hold whole rows: every
+    table's read would deserialise the day's posteriors (gigabytes on the small world) again,
+    and in memory they do not fit the heap."""
+    inferred.write.mode("overwrite").partitionBy(RECORD).parquet(path)
+    return inferred.sparkSession.read.parquet(path)
+
+
 def _with_bucket(df: DataFrame, n_buckets: int) -> DataFrame:
-    # the D-layer's bucket (dlayer.runner), so a device's rows share files across tables
-    bucket = F.pmod(F.xxhash64(DEVICE_ID), F.lit(n_buckets)).cast("int")
-    return df.withColumn(DEVICE_BUCKET, bucket)
+    # the D-layer's bucket, so a device's rows share files across tables
+    return df.withColumn(DEVICE_BUCKET, device_bucket(n_buckets))
 
 
 def run_device(spark: SparkSession, cfg: RmfConfig, *, mno: str, date: dt.date) -> dict[str, Any]:
@@ -173,24 +191,25 @@ def run_device(spark: SparkSession, cfg: RmfConfig, *, mno: str, date: dt.date) 
         time_points=points,
         tolerance_s=pp.tolerance_s,
         prior=prior,
-    ).persist(StorageLevel.DISK_ONLY)  # three writes read it; tens of millions of posterior rows
-    # of a day would not fit the heap deserialized (MEMORY_AND_DISK ran out on the tiny world)
+    )
     where = date_range_predicate(date, date)
     meta = json.dumps({"inputs": versions, "prior": prior_used}, sort_keys=True)
     n_buckets = cfg.ingest.n_device_buckets
+    staging = staging_path(cfg, mno=mno, date=date)
     try:
+        spilled = _spill(inferred, staging)
         for spec, part in (
-            (tables.DEVICE_DAY, device_day_of(inferred)),
-            (tables.TIME_SEGMENTS, segments_of(inferred)),
-            (tables.LOCATION_POSTERIOR, posteriors_of(inferred)),
-            (tables.DAILY_PERMANENCE, permanence_of(inferred)),
+            (tables.DEVICE_DAY, device_day_of(spilled)),
+            (tables.TIME_SEGMENTS, segments_of(spilled)),
+            (tables.LOCATION_POSTERIOR, posteriors_of(spilled)),
+            (tables.DAILY_PERMANENCE, permanence_of(spilled)),
         ):
             spec.write(
                 _with_bucket(part, n_buckets), cfg, mno=mno, replace_where=where, metadata=meta
             )
     finally:
-        inferred.unpersist()
         release_footprints(inferred)
+        lake.delete_path(spark, staging)
         if prior is not None:
             prior.unpersist()
     segments = tables.TIME_SEGMENTS.read(spark, cfg, mno=mno).where(where)

@@ -17,7 +17,8 @@ standard error of the market shares (delta method: ``f = 1/s`` has the relative 
 ``s``). The interval is ``x +- z sqrt(Var)`` (normal approximation, ``z`` of
 ``interval_level``), clipped at 0. It reflects the uncertainty the model knows of, not its
 bias: the evaluation reports its coverage against the truth. The variances are not additive
-over areas (a device's ``p_iA`` is a sum), so each level is summed per device first.
+over areas (a device's ``p_iA`` is a sum), so the 1 km and zone levels are summed per device
+first; a 100 m area is one tile, where ``p_iA = p_ij`` and the per-tile terms add up directly.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ __all__ = ["HMM", "compute_hmm_present_population"]
 #: the estimator's name in ``present_population.method``
 HMM = "hmm"
 _PF2 = "_pf2"  # sum of p f^2 (one device's second moment of people)
+_P2, _POP2 = "_p2", "_pop2"  # p^2 and (p f)^2 of one device on one tile
 
 
 def compute_hmm_present_population(
@@ -99,16 +101,42 @@ def compute_hmm_present_population(
         region_level=settings.region_level,
         default_share=settings.default_share,
     ).withColumn(_PF2, F.col(POPULATION) * F.col(EXPANSION_FACTOR))
-    per_device = compute_rollups(
-        tiles, keys=(TIME_POINT, DEVICE_ID), grid=grid, tile_zone=tile_zone, sums=(_PF2,)
-    )
     d, pop = F.col(DEVICES), F.col(POPULATION)
-    areas = per_device.groupBy(TIME_POINT, LEVEL, AREA_ID).agg(
+    # A 100 m area is one tile: a device's p_iA is its p_ij, so the variances add up over
+    # devices as they are (sum p - sum p^2): no shuffle by device of every tile.
+    squares = tiles.withColumn(_P2, d * d).withColumn(_POP2, pop * pop)
+    fine = compute_rollups(
+        squares,
+        keys=(TIME_POINT,),
+        grid=grid,
+        tile_zone=tile_zone,
+        sums=(_PF2, _P2, _POP2),
+        levels=("100m",),
+    ).select(
+        TIME_POINT,
+        LEVEL,
+        AREA_ID,
+        DEVICES,
+        (d - F.col(_P2)).alias("_var_devices"),
+        POPULATION,
+        (F.col(_PF2) - F.col(_POP2)).alias("_var_people"),
+    )
+    # Coarser areas: each device's p_iA first (a sum over its tiles in A), then over devices.
+    per_device = compute_rollups(
+        tiles,
+        keys=(TIME_POINT, DEVICE_ID),
+        grid=grid,
+        tile_zone=tile_zone,
+        sums=(_PF2,),
+        levels=("1km", "zone"),
+    )
+    coarse = per_device.groupBy(TIME_POINT, LEVEL, AREA_ID).agg(
         F.sum(d).alias(DEVICES),
         F.sum(d * (1 - d)).alias("_var_devices"),
         F.when(F.count_if(pop.isNull()) == 0, F.sum(pop)).alias(POPULATION),
         F.sum(F.col(_PF2) - pop * pop).alias("_var_people"),
     )
+    areas = fine.unionByName(coarse)
     sd_devices = F.sqrt(F.greatest(F.col("_var_devices"), F.lit(0.0)))
     var_people = F.greatest(F.col("_var_people"), F.lit(0.0)) + (pop * rse) ** 2
     sd_people = F.sqrt(var_people)

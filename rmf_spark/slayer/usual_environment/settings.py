@@ -8,11 +8,13 @@ intervals), the long-term permanence score (its seasons) and the usual environme
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from rmf_spark.config_base import Section, TimeZoneName
+from rmf_spark.slayer.usual_environment.calibration import CalibrationSettings
+from rmf_spark.slayer.usual_environment.migration import MigrationSettings
 
 __all__ = [
     "LabelSettings",
@@ -194,6 +196,15 @@ class UsualEnvironmentSettings(Section):
 
     longterm: LongtermSettings = Field(default_factory=LongtermSettings)
     labels: LabelSettings = Field(default_factory=LabelSettings)
+    calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
+    migration: MigrationSettings = Field(default_factory=MigrationSettings)
+    holidays: Literal["required", "weekends_only"] = Field(
+        "required",
+        description=(
+            "without the reference holidays table: 'required' stops with an error naming it; "
+            "'weekends_only' counts weekends alone as holidays and records it in the output"
+        ),
+    )
 
     @field_validator("time_intervals")
     @classmethod

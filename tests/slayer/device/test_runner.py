@@ -158,3 +158,76 @@ def test_hmm_present_population_from_the_posteriors_leaves_the_other_methods(
         run_present_population(
             spark, device_config, mno=tw.MNO, start=tw.START, end=tw.START, methods=("mle",)
         )
+
+
+def test_od_from_the_segments_accounts_for_every_trip_and_is_idempotent(
+    spark, device_config, device_run
+):
+    from rmf_spark.slayer.mobility.runner import run_od
+
+    cfg = device_config.model_copy(
+        update={
+            "present_population": device_config.present_population.model_copy(
+                update={"market_share": {"R1": 0.5, "R2": 0.25}}
+            )
+        }
+    )
+    first = run_od(spark, cfg, mno=tw.MNO, start=DAY, end=DAY)
+    trips = _read(spark, cfg, tables.TRIPS)
+    assert first["trips"] == len(trips) > 0
+    for side in ("origin", "destination"):
+        sums = trips[f"{side}_weights"].map(sum)
+        assert ((sums - 1).abs() < 1e-9).all(), side
+    od = _read(spark, cfg, tables.OD_MATRIX)
+    # every trip adds 1 per level (the tiny world's tiles all lie in a zone of each level)
+    for level, rows in od.groupby("level"):
+        assert rows["trips"].sum() == pytest.approx(len(trips)), level
+    assert (od["person_trips"] >= od["trips"] - 1e-9).all()  # shares <= 1
+    assert set(first["flows"]) == set(od["level"])
+    again = run_od(spark, cfg, mno=tw.MNO, start=DAY, end=DAY)
+    assert (again["trips"], again["od_rows"]) == (first["trips"], first["od_rows"])
+
+
+def test_usual_environment_labels_every_device_and_names_what_is_missing(
+    spark, device_config, device_run
+):
+    from rmf_spark.slayer.usual_environment.runner import run_usual_environment
+
+    pp = device_config.present_population.model_copy(
+        update={"market_share": {"R1": 0.5, "R2": 0.25}}
+    )
+    ue = device_config.usual_environment
+    # one day of a few hours: MultiMNO's demo thresholds (a month's are 1500 slots, 50 days)
+    labels = ue.labels.model_copy(update={"min_slots": 2, "min_days": 1})
+    strict = device_config.model_copy(
+        update={
+            "present_population": pp,
+            "usual_environment": ue.model_copy(update={"labels": labels}),
+        }
+    )
+    with pytest.raises(InputDataError, match="reference/holidays") as err:
+        run_usual_environment(spark, strict, mno=tw.MNO, start=DAY, end=DAY)
+    assert err.value.code == "INPUT_TABLE_MISSING"
+    cfg = strict.model_copy(
+        update={
+            "usual_environment": strict.usual_environment.model_copy(
+                update={"holidays": "weekends_only"}
+            )
+        }
+    )
+    summary = run_usual_environment(spark, cfg, mno=tw.MNO, start=DAY, end=DAY)
+    assert any("holidays" in f for f in summary["fallbacks"])
+    assert "skipped" in summary["calibration"]  # the tiny lake holds no register
+    where = f"period_start = DATE'{DAY}'"
+    status = tables.UE_LABEL_STATUS.read(spark, cfg, mno=tw.MNO).where(where).toPandas()
+    perm = _read(spark, cfg, tables.DAILY_PERMANENCE)
+    # every device with a slot in the period has exactly one status row
+    assert sorted(status["device_id"]) == sorted(perm["device_id"].unique())
+    assert sum(summary["devices"].values()) == len(status)
+    assert summary["devices"].get("labelled", 0) > 0
+    residents = tables.RESIDENTS.read(spark, cfg, mno=tw.MNO).where(where).toPandas()
+    homes = residents[(residents["role"] == "home") & (residents["level"] == "zone_1")]
+    # each labelled device counts once among the residents (weights 1/n over its home tiles)
+    assert homes["devices"].sum() == pytest.approx(summary["devices"]["labelled"])
+    again = run_usual_environment(spark, cfg, mno=tw.MNO, start=DAY, end=DAY)
+    assert again["devices"] == summary["devices"]
