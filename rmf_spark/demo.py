@@ -169,6 +169,31 @@ def _pooled(per_mno: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "stay_recall": mean([d["stays"]["recall"] for d in devices]),
             "stay_precision": mean([d["stays"]["precision"] for d in devices]),
         }
+    products = [a["products"] for a in per_mno.values() if "products" in a]
+    if products:
+
+        def pick(*path: str) -> float | None:
+            values = []
+            for p in products:
+                for key in path:
+                    p = p.get(key) if isinstance(p, dict) else None
+                values.append(p if isinstance(p, int | float) else None)
+            return mean(values)
+
+        pooled["products"] = {
+            "labelled_share": pick("home_work", "labelled_share"),
+            "home_within_1km": pick("home_work", "home", "within_share"),
+            "home_municipality_correct": pick("home_work", "home", "municipality_correct_share"),
+            "work_within_1km": pick("home_work", "work", "within_share"),
+            "residents_nae_ratio": pick("residents", "nae", "ratio"),
+            "residents_nae_calibrated": pick("residents", "nae", "calibrated"),
+            "residents_nae_register": pick("residents", "nae", "register"),
+            "residents_interval_coverage": pick("residents", "interval_coverage"),
+            "od_nae_municipality": pick("od", "zone_2", "nae"),
+            "od_intra_share_difference_points": pick(
+                "od", "zone_2", "intra_share_difference_points"
+            ),
+        }
     return pooled
 
 
@@ -211,7 +236,11 @@ def run_demo(
     """
     from rmf_spark.clayer.runner import build_grid, run_convergence
     from rmf_spark.dlayer.runner import run_ingest, run_ingest_cells
-    from rmf_spark.evaluate.runner import run_evaluate, run_evaluate_device
+    from rmf_spark.evaluate.runner import (
+        run_evaluate,
+        run_evaluate_device,
+        run_evaluate_products,
+    )
     from rmf_spark.release.runner import run_release
     from rmf_spark.session import get_spark
     from rmf_spark.slayer.device.runner import run_device
@@ -329,6 +358,15 @@ def run_demo(
                 )
                 device_reports[mno] = str(device.pop("report"))
                 per_mno[mno]["device"] = device
+            if mno in products:
+                per_mno[mno]["products"] = run_evaluate_products(
+                    spark,
+                    cfg,
+                    mno=mno,
+                    start=on[0],
+                    end=on[-1],
+                    truth_dir=out / "world" / "truth",
+                )
 
     summary = {
         "profile": prof.name,

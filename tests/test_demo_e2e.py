@@ -62,6 +62,10 @@ def test_demo_with_the_device_stage_reports_hmm_and_device_accuracy(tiny_demo_de
         assert ue["residents"]["devices"] == pytest.approx(ue["devices"]["labelled"])
         assert "model" in ue["calibration"], mno  # the demo's world carries a register
         assert products["od"]["trips"] >= 0
+    pooled = on_disk["accuracy"]["products"]
+    assert 0 < pooled["labelled_share"] <= 1
+    assert 0 <= pooled["home_within_1km"] <= 1
+    assert pooled["residents_nae_calibrated"] is not None
 
 
 def test_demo_device_page_shows_sample_devices_without_their_pseudonyms(spark, tiny_demo_device):

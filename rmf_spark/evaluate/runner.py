@@ -29,7 +29,7 @@ from rmf_spark.evaluate.report import write_report
 from rmf_spark.slayer.device.device_days import posterior_tiles
 from rmf_spark.timerange import time_range_predicate
 
-__all__ = ["EVALUATIONS", "run_evaluate", "run_evaluate_device"]
+__all__ = ["EVALUATIONS", "run_evaluate", "run_evaluate_device", "run_evaluate_products"]
 
 
 def _present_population(
@@ -124,6 +124,86 @@ def run_evaluate(
     return result
 
 
+def _device_person(
+    cfg: RmfConfig, mno: str, truth_devices: DataFrame, days: list[dt.date]
+) -> DataFrame:
+    # the truth's devices under the MNO's pseudonyms of those days (the key stays here)
+    from rmf_spark.dlayer.runner import mno_profile
+
+    _, profile = mno_profile(cfg, mno)
+    return truth_device_map(
+        truth_devices,
+        mno=mno,
+        ingest=cfg.ingest,
+        dates=days,
+        identifier_pseudonymised=profile.events.identifier_pseudonymised,
+    )
+
+
+def run_evaluate_products(
+    spark: SparkSession,
+    cfg: RmfConfig,
+    *,
+    mno: str,
+    start: dt.date,
+    end: dt.date,
+    truth_dir: str | Path,
+) -> dict[str, Any]:
+    """Accuracy of the usual-environment period ``start .. end`` and of the OD matrices of
+    those days against the truth, for the products found in the lake (inside the MNO: the
+    labels are per device).
+
+    Returns
+    -------
+    dict
+        ``home_work`` (:func:`~.usual_environment_accuracy.home_work_accuracy`), ``residents``
+        (:func:`~.usual_environment_accuracy.residents_accuracy` against the residents of the
+        period, migrants at their home of most days), ``od``
+        (:func:`~.od_accuracy.od_accuracy`); a product not computed is left out.
+    """
+    from rmf_spark.evaluate.od_accuracy import od_accuracy
+    from rmf_spark.evaluate.usual_environment_accuracy import (
+        home_work_accuracy,
+        period_residents,
+        residents_accuracy,
+    )
+    from rmf_spark.slayer.usual_environment.runner import period_predicate
+
+    names = ("devices", "persons", "od_flows")
+    paths = {f"truth/{n}": lake.uri_join(truth_dir, n) for n in names}
+    lake.require_tables(spark, paths)
+    truth = {n: lake.read_delta(spark, paths[f"truth/{n}"]) for n in names}
+    days = [start + dt.timedelta(days=k) for k in range((end - start).days + 1)]
+    grid, tile_zone = tables.GRID.read(spark, cfg), tables.TILE_ZONE.read(spark, cfg, mno=mno)
+    result: dict[str, Any] = {}
+    period = period_predicate(start, end)
+    if tables.UE_LABEL_STATUS.exists(spark, cfg, mno=mno):
+        device_person = _device_person(cfg, mno, truth["devices"], days).cache()
+        result["home_work"], _ = home_work_accuracy(
+            tables.UE_LABELS.read(spark, cfg, mno=mno).where(period),
+            tables.UE_LABEL_STATUS.read(spark, cfg, mno=mno).where(period),
+            grid=grid,
+            tile_zone=tile_zone,
+            truth_persons=truth["persons"],
+            device_person=device_person,
+        )
+        device_person.unpersist()
+    if tables.CALIBRATED_RESIDENTS.exists(spark, cfg, mno=mno):
+        result["residents"], _ = residents_accuracy(
+            tables.CALIBRATED_RESIDENTS.read(spark, cfg, mno=mno).where(period),
+            truth_residents=period_residents(truth["persons"], start=start, end=end),
+            residents=tables.RESIDENTS.read(spark, cfg, mno=mno).where(period),
+        )
+    if tables.OD_MATRIX.exists(spark, cfg, mno=mno):
+        result["od"], _ = od_accuracy(
+            tables.OD_MATRIX.read(spark, cfg, mno=mno).where(
+                f"date BETWEEN DATE'{start}' AND DATE'{end}'"
+            ),
+            truth_od_flows=truth["od_flows"],
+        )
+    return result
+
+
 def run_evaluate_device(
     spark: SparkSession,
     cfg: RmfConfig,
@@ -150,8 +230,6 @@ def run_evaluate_device(
         precision of the stay segments against true stays of at least 1 h, within 1 km);
         ``report``: the page's path, with ``out``.
     """
-    from rmf_spark.dlayer.runner import mno_profile
-
     tables.require(
         spark,
         cfg,
@@ -165,14 +243,7 @@ def run_evaluate_device(
     days = [
         start.date() + dt.timedelta(days=k) for k in range((end.date() - start.date()).days + 1)
     ]
-    _, profile = mno_profile(cfg, mno)
-    device_person = truth_device_map(
-        truth["devices"],
-        mno=mno,
-        ingest=cfg.ingest,
-        dates=days,
-        identifier_pseudonymised=profile.events.identifier_pseudonymised,
-    ).cache()
+    device_person = _device_person(cfg, mno, truth["devices"], days).cache()
     grid = tables.GRID.read(spark, cfg)
     window = time_range_predicate(start, end)
     posteriors = posterior_tiles(tables.LOCATION_POSTERIOR.read(spark, cfg, mno=mno).where(window))
