@@ -39,8 +39,8 @@ __all__ = [
 EVENT_TARGETS = tuple(
     n
     for n in EVENTS_SCHEMA.fieldNames()
-    if n not in ("device_id", "event_ts", "source_file", "source_row", "mno_id", "date",
-                 "device_bucket")
+    if n not in ("device_id", "event_ts", "roamer_link", "source_file", "source_row", "mno_id",
+                 "date", "device_bucket")
 )  # fmt: skip
 #: bronze cell columns a profile may map a raw column to
 CELL_TARGETS = tuple(

@@ -59,6 +59,7 @@ from rmf_spark.dlayer.readers import (
     read_records,
     with_source_row,
 )
+from rmf_spark.dlayer.roamers import KEY_MISSING_METRIC, roamer_link_key, with_roamer_link
 from rmf_spark.dlayer.settings import MnoInputSettings
 from rmf_spark.dlayer.validate import (
     RAW_PREFIX,
@@ -196,6 +197,7 @@ def run_ingest(spark: SparkSession, cfg: RmfConfig, *, mno: str, date: dt.date) 
     spec, ing = profile.events, cfg.ingest
     master = load_master_key(ing)
     period = key_period_start(date, ing.key_rotation)
+    link_key = roamer_link_key(date)  # None (logged) when RMF_LINK_KEY is not set
     files = list_input_files(
         spark, spec.file_path(mno_input.raw_dir, date), what=f"{mno_id} events"
     )
@@ -256,6 +258,12 @@ def run_ingest(spark: SparkSession, cfg: RmfConfig, *, mno: str, date: dt.date) 
             identifier=RAW_PREFIX + spec.identifier,
             pseudonymised=spec.identifier_pseudonymised,
         )
+        link = functools.partial(
+            with_roamer_link,
+            key=link_key,
+            home_mcc=cfg.convergence.home_mcc,
+            pseudonymised=spec.identifier_pseudonymised,
+        )
         counts, day_metrics = _write_events(
             cfg,
             spark,
@@ -264,6 +272,7 @@ def run_ingest(spark: SparkSession, cfg: RmfConfig, *, mno: str, date: dt.date) 
             events,
             pseudonymise,
             later,
+            link=link,
             mno_id=mno_id,
             date=date,
             where=where,
@@ -285,6 +294,7 @@ def run_ingest(spark: SparkSession, cfg: RmfConfig, *, mno: str, date: dt.date) 
 
     zero = {f"quarantined_{code}": 0.0 for code in S.EVENT_REASONS}
     metrics = {**zero, **counts.as_metrics(), **day_metrics}
+    metrics[KEY_MISSING_METRIC] = float(link_key is None)
     current = quality_metrics_frame(spark, metrics, mno_id=mno_id, date=date)
     _concurrently(
         write_audit,
@@ -315,8 +325,10 @@ def _longs(spark: SparkSession, name: str, values: Sequence[int] | np.ndarray) -
 
 
 def _candidates(spark: SparkSession, hashes_json: str | None) -> DataFrame:
-    """``_qh`` long: the observed position hashes (a JSON array)."""
-    return _longs(spark, "_qh", json.loads(hashes_json or "[]"))
+    """``_qh`` long: the observed position hashes (a JSON array), and -1, which no position
+    hash takes: with no invalid row the table would be empty, and Spark would drop the
+    quarantine pass's scan with its observations (a clean load then failed reading them)."""
+    return _longs(spark, "_qh", [*json.loads(hashes_json or "[]"), -1])
 
 
 #: at most this many later copies (exact duplicates) are found before the events pass and
@@ -372,6 +384,7 @@ def _write_events(
     pseudonymise: Callable[[DataFrame], DataFrame],
     later: np.ndarray | None,
     *,
+    link: Callable[[DataFrame], DataFrame],
     mno_id: str,
     date: dt.date,
     where: str,
@@ -412,7 +425,8 @@ def _write_events(
     Each observation sits before the validity filter: it must see every row, so Spark cannot
     push the filter below it, into the parsing, where the optimizer would inline (and repeat)
     every parsed column into one huge predicate. ``pseudonymise`` (HMAC) runs after the
-    filter, on the rows that need it.
+    filter, on the rows that need it, and ``link`` after it (the roamer link of inbound rows,
+    :func:`~rmf_spark.dlayer.roamers.with_roamer_link`, from the raw identifier it leaves).
 
     Raises
     ------
@@ -444,6 +458,7 @@ def _write_events(
         )
         .where(~invalid & ~F.col("_later"))
         .transform(pseudonymise)
+        .transform(link)
     )
     bucket = device_bucket(ing.n_device_buckets)
     valid = valid.select(

@@ -89,6 +89,8 @@ EVENTS_SCHEMA = StructType(
         StructField("loc_error_m", DoubleType(), True),
         StructField("timing_advance", IntegerType(), True),
         StructField("record_id", StringType(), True),
+        # inbound roamers only: keyed link of the foreign identifier (rmf_spark.dlayer.roamers)
+        StructField("roamer_link", LongType(), True),
         StructField("source_file", StringType(), False),
         StructField("source_row", LongType(), False),
         StructField("mno_id", StringType(), False),

@@ -88,8 +88,11 @@ __all__ = [
     "PeriodKeys",
     "RoamerExport",
     "export_roamer_hashes",
+    "export_roamer_links",
     "export_stay_signatures",
+    "ingest_link_key",
     "load_link_key",
+    "pack_identifiers",
     "period_keys",
     "read_export",
     "roamer_link_hash",
@@ -152,6 +155,23 @@ def period_keys(master: bytes, first_day: int) -> PeriodKeys:
         return hmac.new(master, msg, hashlib.sha256).digest()[:16]
 
     return PeriodKeys(derive("tokens"), derive("roamers"))
+
+
+def ingest_link_key(master: bytes, day: dt.date) -> bytes:
+    """The key of the roamer links the D-layer stores in bronze for the calendar month of
+    ``day``: ``HMAC-SHA256(master, "rmf_spark fusion roamer link|YYYY-MM")[:16]``.
+
+    The month is public and the same for every MNO, so equal foreign identifiers get equal
+    links at every MNO within a month; a link in bronze changes with the month, as the default
+    pseudonyms do (``docs/fusion.md`` section 7.1). The export re-keys the links with the
+    period's roamer key (:func:`export_roamer_links`).
+
+    >>> ingest_link_key(b"0123456789abcdef", dt.date(2024, 1, 31)) == ingest_link_key(
+    ...     b"0123456789abcdef", dt.date(2024, 1, 1))
+    True
+    """
+    msg = f"rmf_spark fusion roamer link|{day:%Y-%m}".encode()
+    return hmac.new(master, msg, hashlib.sha256).digest()[:16]
 
 
 def _keys(master_key: bytes | None, first_day: int) -> PeriodKeys:
@@ -418,6 +438,24 @@ class RoamerExport:
         return int(self.link_hash.size)
 
 
+def pack_identifiers(identifiers: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Each identifier packed exactly into one 64-bit word, ``len << 60 | int(digits)``, and
+    whether it is valid (1 to 18 digits; the word of an invalid one is 0).
+
+    >>> words, ok = pack_identifiers(["012", "12", "+44"])
+    >>> [hex(int(w)) for w in words], ok.tolist()
+    (['0x300000000000000c', '0x200000000000000c', '0x0'], [True, True, False])
+    """
+    ids = np.asarray(identifiers, dtype=str).reshape(-1)
+    words = np.zeros(ids.size, np.uint64)
+    if ids.size == 0:
+        return words, np.zeros(0, bool)
+    length = np.char.str_len(ids)
+    ok = np.char.isdigit(ids) & (length <= _MAX_DIGITS)
+    words[ok] = (length[ok].astype(np.uint64) << np.uint64(60)) | ids[ok].astype(np.uint64)
+    return words, ok
+
+
 def roamer_link_hash(identifiers: Any, *, key: bytes) -> np.ndarray:
     """SipHash-2-4 of each identifier (a string of at most 18 digits) under ``key``.
 
@@ -427,19 +465,45 @@ def roamer_link_hash(identifiers: Any, *, key: bytes) -> np.ndarray:
         ``FUSION_IDENTIFIER_INVALID`` for an identifier that is empty, not all digits or
         longer than 18 digits (the message gives the count, not the identifiers).
     """
-    ids = np.asarray(identifiers, dtype=str).reshape(-1)
-    if ids.size == 0:
-        return np.empty(0, np.uint64)
-    length = np.char.str_len(ids)
-    ok = np.char.isdigit(ids) & (length <= _MAX_DIGITS)
+    words, ok = pack_identifiers(identifiers)
     if not ok.all():
         raise FusionError(
-            f"{int((~ok).sum())} of {ids.size} roamer identifiers are not 1 to {_MAX_DIGITS} "
+            f"{int((~ok).sum())} of {ok.size} roamer identifiers are not 1 to {_MAX_DIGITS} "
             "digits (a foreign IMSI is at most 15)",
             code="FUSION_IDENTIFIER_INVALID",
         )
-    words = (length.astype(np.uint64) << np.uint64(60)) | ids.astype(np.uint64)
     return _siphash24_words(words, key)
+
+
+def _days_seen(
+    records: DataFrame, column: str, *, start: dt.date, period_days: int, as_string: bool
+) -> pa.Table:
+    """Per distinct value of ``column`` seen in the period: ``value`` and ``mask``, the bit
+    mask of its days (bit i: ``start + i``), one Spark aggregation, collected."""
+    from pyspark.sql import functions as F
+
+    if not 1 <= period_days <= 64:
+        raise ValueError("period_days must be 1 to 64 (one bit per day)")
+    end = start + dt.timedelta(days=period_days)
+    value = F.col(column).cast("string") if as_string else F.col(column)
+    return (
+        records.where((F.col("date") >= F.lit(start)) & (F.col("date") < F.lit(end)))
+        .where(F.col(column).isNotNull())
+        .select(value.alias("value"), F.datediff("date", F.lit(start)).alias("d"))
+        .distinct()
+        .groupBy("value")
+        .agg(F.expr("bit_or(shiftleft(1L, d))").alias("mask"))
+        .toArrow()
+    )
+
+
+def _roamer_export(
+    hashes: np.ndarray, seen: pa.Table, start: dt.date, days: int, key: bytes
+) -> RoamerExport:
+    mask = seen.column("mask").to_numpy().astype(np.int64).view(np.uint64)
+    order = np.argsort(hashes, kind="stable")
+    first_day = _day_number(start)
+    return RoamerExport(hashes[order], mask[order], first_day, days, key_check_value(key))
 
 
 def export_roamer_hashes(
@@ -450,7 +514,8 @@ def export_roamer_hashes(
     identifier: str = "foreign_id",
     master_key: bytes | None = None,
 ) -> RoamerExport:
-    """The MNO's inbound roamers of the period, keyed (:class:`RoamerExport`).
+    """The MNO's inbound roamers of the period, keyed (:class:`RoamerExport`), from their
+    foreign identifiers.
 
     Parameters
     ----------
@@ -466,32 +531,49 @@ def export_roamer_hashes(
     Notes
     -----
     The distinct identifiers and their days are aggregated in Spark and collected (one row per
-    roamer); only their keyed hashes and day masks are returned.
+    roamer); only their keyed hashes and day masks are returned. The D-layer keeps no foreign
+    identifier: from bronze, :func:`export_roamer_links` makes the same export from the links
+    made at ingest.
     """
-    from pyspark.sql import functions as F
+    key = _keys(master_key, _day_number(start)).roamers
+    seen = _days_seen(records, identifier, start=start, period_days=period_days, as_string=True)
+    hashes = roamer_link_hash(seen.column("value").to_numpy(zero_copy_only=False), key=key)
+    return _roamer_export(hashes, seen, start, period_days, key)
 
-    if not 1 <= period_days <= 64:
-        raise ValueError("period_days must be 1 to 64 (one bit per day)")
-    first_day = _day_number(start)
-    key = _keys(master_key, first_day).roamers
-    end = start + dt.timedelta(days=period_days)
-    seen = (
-        records.where((F.col("date") >= F.lit(start)) & (F.col("date") < F.lit(end)))
-        .where(F.col(identifier).isNotNull())
-        .select(
-            F.col(identifier).cast("string").alias("id"),
-            F.datediff("date", F.lit(start)).alias("d"),
-        )
-        .distinct()
-        .groupBy("id")
-        .agg(F.expr("bit_or(shiftleft(1L, d))").alias("mask"))
-        .toArrow()
-    )
-    ids = seen.column("id").to_numpy(zero_copy_only=False)
-    hashes = roamer_link_hash(ids, key=key)
-    mask = seen.column("mask").to_numpy().astype(np.int64).view(np.uint64)
-    order = np.argsort(hashes, kind="stable")
-    return RoamerExport(hashes[order], mask[order], first_day, period_days, key_check_value(key))
+
+def export_roamer_links(
+    records: DataFrame,
+    *,
+    start: dt.date,
+    period_days: int = DEFAULT_PARAMS.period_days,
+    link: str = "roamer_link",
+    master_key: bytes | None = None,
+) -> RoamerExport:
+    """The MNO's inbound roamers of the period from the links the D-layer stored at ingest.
+
+    Parameters
+    ----------
+    records
+        Rows with the link (column ``link``: ``bronze/events.roamer_link``, SipHash-2-4 of the
+        packed foreign identifier under :func:`ingest_link_key` of the month, as a signed
+        long) and the ``date`` it was seen; nulls (domestic devices) and rows outside the
+        period are ignored.
+    start, period_days, master_key
+        As for :func:`export_roamer_hashes`.
+
+    Notes
+    -----
+    Each distinct link is keyed again with the period's roamer key,
+    ``SipHash-2-4(K_roamers, link)``, so that what leaves the MNO is keyed per period as the
+    tokens are, and carries the same key check value as :func:`export_roamer_hashes`. Equal
+    identifiers seen in one month give equal hashes at every MNO; a roamer seen on both sides
+    of a month's end in one period has one link per month, so it is two rows (its days split
+    between them): counted once per day, twice among the period's distinct roamers.
+    """
+    key = _keys(master_key, _day_number(start)).roamers
+    seen = _days_seen(records, link, start=start, period_days=period_days, as_string=False)
+    links = seen.column("value").to_numpy().astype(np.int64).view(np.uint64)
+    return _roamer_export(_siphash24_words(links, key), seen, start, period_days, key)
 
 
 # ---------------------------------------------------------------------------------------------
