@@ -356,6 +356,33 @@ def demo(
     )
 
 
+fusion_app = typer.Typer(help="The fusion stage: each MNO's export (inside the MNO).")
+app.add_typer(fusion_app, name="fusion")
+
+
+@fusion_app.command("export")
+def fusion_export(
+    mno: MnoOption,
+    start: Annotated[str, typer.Option("--start", help="first day of the period, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option("--end", help="last day of the period, YYYY-MM-DD")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="export directory to write")],
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Inside the MNO: write its fusion export of a period (linkage signatures of the
+    residents, keyed roamer hashes, residents per zone) from its lake; needs RMF_LINK_KEY."""
+    import json
+
+    from rmf_spark.fusion.export_runner import run_fusion_export
+    from rmf_spark.timerange import parse_date
+
+    spark, cfg = stage_session(config, set_)
+    summary = run_fusion_export(
+        spark, cfg, mno=mno, start=parse_date(start), end=parse_date(end), out_dir=out
+    )
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: run ``app``; turn rmf_spark errors into a message and exit 2."""
     try:

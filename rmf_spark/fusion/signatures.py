@@ -63,6 +63,7 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -85,8 +86,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LINK_KEY_ENV",
+    "MnoExport",
     "PeriodKeys",
     "RoamerExport",
+    "ZoneCounts",
     "export_roamer_hashes",
     "export_roamer_links",
     "export_stay_signatures",
@@ -95,6 +98,7 @@ __all__ = [
     "pack_identifiers",
     "period_keys",
     "read_export",
+    "read_mno_export",
     "roamer_link_hash",
     "stay_tokens",
     "write_export",
@@ -584,6 +588,44 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@dataclass(frozen=True)
+class ZoneCounts:
+    """Per zone of the public zone list: the MNO's resident devices and its people (scalar
+    expansion by its market share), from ``slayer/residents`` (role ``home``) at the
+    calibration's zone level, and each zone's region. The zone list is the one the
+    signatures' ``home_zone`` codes index; every MNO exports the same list."""
+
+    zone_level: int
+    region_level: int
+    zones: tuple[str, ...]
+    regions: tuple[str, ...]
+    devices: np.ndarray  # float64, one per zone
+    population: np.ndarray  # float64, one per zone
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``residents.json`` content."""
+        return {
+            "zone_level": self.zone_level,
+            "region_level": self.region_level,
+            "zones": list(self.zones),
+            "regions": list(self.regions),
+            "devices": np.asarray(self.devices, float).tolist(),
+            "population": np.asarray(self.population, float).tolist(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ZoneCounts:
+        """Read back :meth:`to_json`."""
+        return cls(
+            zone_level=int(data["zone_level"]),
+            region_level=int(data["region_level"]),
+            zones=tuple(map(str, data["zones"])),
+            regions=tuple(map(str, data["regions"])),
+            devices=np.asarray(data["devices"], dtype=float),
+            population=np.asarray(data["population"], dtype=float),
+        )
+
+
 def write_export(
     out_dir: str | Path,
     *,
@@ -591,9 +633,12 @@ def write_export(
     signatures: SignatureExport,
     roamers: RoamerExport | None = None,
     counts: dict[str, int] | None = None,
+    residents: ZoneCounts | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write an MNO's export to ``out_dir``: ``signatures.npz``, ``roamers.npz`` (if any) and
-    ``export.json`` (MNO, period, fingerprint, key check values, counts, file digests).
+    """Write an MNO's export to ``out_dir``: ``signatures.npz``, ``roamers.npz`` (if any),
+    ``residents.json`` (if any) and ``export.json`` (MNO, period, fingerprint, key check
+    values, counts, ``extra`` entries, and the SHA-256 of every other file).
 
     The arrays are stored uncompressed (``numpy.savez``): what leaves the MNO can be read as
     it is. Returns the path of ``export.json``.
@@ -612,6 +657,7 @@ def write_export(
         without_signature=signatures.without_signature,
     )
     meta: dict[str, Any] = {
+        **dict(extra or {}),
         "mno": mno,
         "first_day": signatures.first_day,
         "first_date": str(_EPOCH + dt.timedelta(days=signatures.first_day)),
@@ -627,14 +673,95 @@ def write_export(
         files["roamers"] = out / "roamers.npz"
         np.savez(files["roamers"], link_hash=roamers.link_hash, days_seen=roamers.days_seen)
         meta["roamers"] = {"period_days": roamers.period_days, "key_check": roamers.key_check}
+    if residents is not None:
+        if len(residents.zones) != signatures.without_signature.size:
+            raise FusionError(
+                f"{mno}: {len(residents.zones)} zones of residents but the signatures code "
+                f"{signatures.without_signature.size}",
+                code="FUSION_ZONE_UNKNOWN",
+            )
+        files["residents"] = out / "residents.json"
+        files["residents"].write_text(json.dumps(residents.to_json()) + "\n")
     meta["files"] = {p.name: _sha256(p) for p in files.values()}
     path = out / "export.json"
     path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return path
 
 
+@dataclass(frozen=True)
+class MnoExport:
+    """One MNO's export as the fusion stage reads it (:func:`read_mno_export`): its manifest
+    (``export.json``), the SHA-256 of that manifest (``digest``: it holds the digest of every
+    other file), the signatures, the roamers and the zone counts (None when not exported)."""
+
+    path: Path
+    meta: dict[str, Any]
+    digest: str
+    signatures: SignatureExport
+    roamers: RoamerExport | None
+    residents: ZoneCounts | None
+
+    @property
+    def mno(self) -> str:
+        return str(self.meta["mno"])
+
+
+def _invalid(what: str) -> FusionError:
+    return FusionError(what, code="FUSION_EXPORT_INVALID")
+
+
+def read_mno_export(out_dir: str | Path) -> MnoExport:
+    """Read back :func:`write_export`'s files, checking each against ``export.json``.
+
+    Raises
+    ------
+    FusionError
+        ``FUSION_EXPORT_INVALID`` naming the MNO and the file when ``export.json`` is missing
+        or unreadable, or a file it lists is missing or does not match its digest.
+    """
+    out = Path(out_dir)
+    meta_path = out / "export.json"
+    if not meta_path.is_file():
+        raise _invalid(f"no export manifest {meta_path}")
+    try:
+        meta = json.loads(meta_path.read_text())
+        mno, listed = str(meta["mno"]), dict(meta["files"])
+        first_day, key_check = int(meta["first_day"]), int(meta["key_check"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _invalid(f"export manifest {meta_path} cannot be read ({exc!r})") from None
+    for name in dict.fromkeys(["signatures.npz", *listed]):
+        f = out / name
+        if not f.is_file() or _sha256(f) != listed.get(name):
+            raise _invalid(f"export of {mno}: {f} is missing or does not match export.json")
+    with np.load(out / "signatures.npz") as z:
+        sig = SignatureExport(
+            **{k: z[k] for k in z.files},
+            first_day=first_day,
+            fingerprint=meta["fingerprint"],
+            key_check=key_check,
+        )
+    roamers = None
+    if "roamers" in meta:
+        if "roamers.npz" not in listed:
+            raise _invalid(f"export of {mno}: {out / 'roamers.npz'} is not in export.json")
+        with np.load(out / "roamers.npz") as z:
+            roamers = RoamerExport(
+                z["link_hash"],
+                z["days_seen"],
+                first_day,
+                int(meta["roamers"]["period_days"]),
+                int(meta["roamers"]["key_check"]),
+            )
+    residents = None
+    if "residents.json" in listed:
+        residents = ZoneCounts.from_json(json.loads((out / "residents.json").read_text()))
+    digest = hashlib.sha256(meta_path.read_bytes()).hexdigest()
+    return MnoExport(out, meta, digest, sig, roamers, residents)
+
+
 def read_export(out_dir: str | Path) -> tuple[dict[str, Any], SignatureExport, RoamerExport | None]:
-    """Read back :func:`write_export`'s files, checking them against ``export.json``.
+    """Read back :func:`write_export`'s files, checking them against ``export.json``
+    (:func:`read_mno_export`): the manifest, the signatures and the roamers.
 
     Raises
     ------
@@ -642,33 +769,5 @@ def read_export(out_dir: str | Path) -> tuple[dict[str, Any], SignatureExport, R
         ``FUSION_EXPORT_INVALID`` naming the MNO and the file when a file is missing or does
         not match its digest.
     """
-    out = Path(out_dir)
-    meta_path = out / "export.json"
-    if not meta_path.is_file():
-        raise FusionError(f"no export manifest {meta_path}", code="FUSION_EXPORT_INVALID")
-    meta = json.loads(meta_path.read_text())
-    for name, digest in meta["files"].items():
-        f = out / name
-        if not f.is_file() or _sha256(f) != digest:
-            raise FusionError(
-                f"export of {meta['mno']}: {f} is missing or does not match export.json",
-                code="FUSION_EXPORT_INVALID",
-            )
-    with np.load(out / "signatures.npz") as z:
-        sig = SignatureExport(
-            **{k: z[k] for k in z.files},
-            first_day=int(meta["first_day"]),
-            fingerprint=meta["fingerprint"],
-            key_check=int(meta["key_check"]),
-        )
-    roamers = None
-    if "roamers" in meta:
-        with np.load(out / "roamers.npz") as z:
-            roamers = RoamerExport(
-                z["link_hash"],
-                z["days_seen"],
-                int(meta["first_day"]),
-                int(meta["roamers"]["period_days"]),
-                int(meta["roamers"]["key_check"]),
-            )
-    return meta, sig, roamers
+    export = read_mno_export(out_dir)
+    return export.meta, export.signatures, export.roamers
