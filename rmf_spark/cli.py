@@ -356,7 +356,10 @@ def demo(
     )
 
 
-fusion_app = typer.Typer(help="The fusion stage: each MNO's export (inside the MNO).")
+fusion_app = typer.Typer(
+    help="The fusion stage: each MNO's export (inside the MNO), then the combination of the "
+    "exports with the register (its own job, reading only the exports)."
+)
 app.add_typer(fusion_app, name="fusion")
 
 
@@ -381,6 +384,64 @@ def fusion_export(
         spark, cfg, mno=mno, start=parse_date(start), end=parse_date(end), out_dir=out
     )
     typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+@fusion_app.command("run")
+def fusion_run(
+    export: Annotated[
+        list[Path],
+        typer.Option("--export", help="an MNO's export directory (repeat, one per MNO)"),
+    ],
+    register: Annotated[
+        Path,
+        typer.Option("--register", help="the office's register: Delta folder, Parquet or CSV"),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
+    secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure",
+            help="combine inside MPyC's secure computation, every MNO and the office a party "
+            "on 127.0.0.1; only released cells reach the office",
+        ),
+    ] = False,
+    mno_factor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mno-factor", help="scalar factor of the weighted sum, MNO=F (default 1/MNOs)"
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="seconds the secure computation may take")
+    ] = 120.0,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """The fusion job: match the exports' duplicates, link roamers, combine the MNOs' residents
+    (naive, weighted, deduplicated, calibrated to the register) under the release's
+    disclosure control; writes a Parquet table per product and manifest.json."""
+    from rmf_spark.fusion.runner import run_fusion
+
+    cfg = config_from_options(config, set_)
+    factors = {}
+    for item in mno_factor or []:
+        name, _, value = item.partition("=")
+        try:
+            factors[name.strip()] = float(value)
+        except ValueError:
+            raise typer.BadParameter(f"--mno-factor {item!r}: expected MNO=number") from None
+    summary = run_fusion(
+        cfg,
+        exports=export,
+        register=register,
+        out_dir=out,
+        secure=secure,
+        mno_factors=factors,
+        timeout=timeout,
+    )
+    for name, product in summary["products"].items():
+        typer.echo(f"{name}: {product['released']} released, {product['suppressed']} suppressed")
+    typer.echo(f"manifest: {summary['manifest_path']}")
 
 
 def main(argv: list[str] | None = None) -> int:
