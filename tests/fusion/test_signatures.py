@@ -58,14 +58,16 @@ def _pseudonym(name: str) -> str:
 
 
 class World:
-    """Persons with a home and (some) a workplace, devices on MNO a and b that record a share of
-    their slots; per device its permanence rows and, for the numpy reference, its tokens."""
+    """Persons with a home and (some) a workplace, devices on MNO a and b (or ``mnos``) that
+    record a share of their slots; per device its permanence rows, its home block and, for the
+    numpy reference, its tokens."""
 
-    def __init__(self, seed: int = 3) -> None:
+    def __init__(self, seed: int = 3, mnos: tuple[str, ...] = ("a", "b")) -> None:
         self.rng = np.random.default_rng(seed)
-        self.rows: dict[str, list[tuple]] = {"a": [], "b": []}
-        self.tokens: dict[str, list[tuple[str, int, int, int]]] = {"a": [], "b": []}
-        self.homes: dict[str, dict[str, str]] = {"a": {}, "b": {}}
+        self.rows: dict[str, list[tuple]] = {m: [] for m in mnos}
+        self.tokens: dict[str, list[tuple[str, int, int, int]]] = {m: [] for m in mnos}
+        self.homes: dict[str, dict[str, str]] = {m: {} for m in mnos}
+        self.home_blocks: dict[str, dict[str, int]] = {m: {} for m in mnos}
 
     def device(
         self, mno: str, name: str, *, home: int, work: int | None, rate: float,
@@ -74,6 +76,7 @@ class World:
         dev = _pseudonym(name)
         if zone is not None:
             self.homes[mno][dev] = zone
+            self.home_blocks[mno][dev] = home
         for d in range(days):
             day = MONDAY + dt.timedelta(days=d)
             for slot in range(24):
