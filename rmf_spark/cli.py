@@ -429,7 +429,9 @@ def fusion_run(
         try:
             factors[name.strip()] = float(value)
         except ValueError:
-            raise typer.BadParameter(f"--mno-factor {item!r}: expected MNO=number") from None
+            raise RmfError(
+                f"--mno-factor {item!r}: expected MNO=number", code="BAD_OPTION"
+            ) from None
     summary = run_fusion(
         cfg,
         exports=export,

@@ -22,8 +22,8 @@ from pyspark.sql import functions as F
 from rmf_spark import tables
 from rmf_spark.cli import main
 from rmf_spark.config import load_config
-from rmf_spark.errors import FusionError
-from rmf_spark.fusion.runner import PRODUCTS, run_fusion
+from rmf_spark.errors import FusionError, InputDataError
+from rmf_spark.fusion.runner import PRODUCTS, read_register, run_fusion
 from rmf_spark.fusion.signatures import LINK_KEY_ENV, period_keys
 from rmf_spark.slayer.usual_environment.runner import period_predicate
 from tests.conftest import ROOT
@@ -286,3 +286,18 @@ def test_secure_equals_clear_and_nothing_personal_is_written(world, clear):
     needles += [bytes.fromhex(d) for d in devices]
     for needle in needles:
         assert needle not in blob, needle[:16]
+
+
+def test_the_register_is_read_from_delta_parquet_or_csv(spark, tmp_path):
+    rows = pd.DataFrame({"zone_id": ["Z0", "Z1", "R0"], "zone_level": [2, 2, 1],
+                         "residents": [40, 30, 70]})  # fmt: skip
+    spark.createDataFrame(rows).write.format("delta").save(str(tmp_path / "delta"))
+    rows.to_parquet(tmp_path / "reg.parquet")
+    rows.to_csv(tmp_path / "reg.csv", index=False)
+    for path in ("delta", "reg.parquet", "reg.csv"):
+        got = read_register(tmp_path / path, zone_level=2, spark=spark)
+        assert sorted(map(tuple, got.to_numpy().tolist())) == [("Z0", 40), ("Z1", 30)], path
+    pd.DataFrame({"zone": ["Z0"]}).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(InputDataError, match="zone_id") as err:
+        read_register(tmp_path / "bad.csv", zone_level=2)
+    assert err.value.code == "REGISTER_INVALID"
