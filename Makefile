@@ -65,6 +65,8 @@ test-cluster: install jars
 BENCH_SCALE ?= 0.1
 BENCH_PP_SCALE ?= 0.05
 BENCH_DEVICE_SCALE ?= 0.02
+BENCH_UE_SCALE ?= 0.02
+BENCH_OD_SCALE ?= 0.05
 bench: install jars
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/ingest.py --rows 1000000
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/synth.py --scale $(BENCH_SCALE)
@@ -74,6 +76,8 @@ bench: install jars
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/release.py --scale $(BENCH_PP_SCALE)
 	$(PY) bench/fusion_secure.py --zones 10000
 	$(PY) bench/fusion.py --devices 200000
+	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/usual_environment.py --scale $(BENCH_UE_SCALE)
+	SPARK_LOCAL_IP=127.0.0.1 $(PY) bench/mobility.py --scale $(BENCH_OD_SCALE)
 
 lint: install
 	$(VENV)/bin/ruff check $(SRC)
