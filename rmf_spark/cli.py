@@ -171,6 +171,9 @@ EndOption = Annotated[
     str, typer.Option("--end", help="last time point; a bare date means the end of that day")
 ]
 MnoOption = Annotated[str, typer.Option("--mno", help="MNO id, e.g. mno_a")]
+#: the first and last local day of a period (usual environment, OD, fusion)
+FirstDayOption = Annotated[str, typer.Option("--start", help="first day, YYYY-MM-DD")]
+LastDayOption = Annotated[str, typer.Option("--end", help="last day (included), YYYY-MM-DD")]
 
 statistics_app = typer.Typer(help="S-layer statistics computed inside the MNO.")
 app.add_typer(statistics_app, name="statistics")
@@ -226,8 +229,8 @@ def device(
 @statistics_app.command("usual-environment")
 def usual_environment(
     mno: MnoOption,
-    start: Annotated[str, typer.Option("--start", help="first day of the period, YYYY-MM-DD")],
-    end: Annotated[str, typer.Option("--end", help="last day of the period, YYYY-MM-DD")],
+    start: FirstDayOption,
+    end: LastDayOption,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -249,8 +252,8 @@ def usual_environment(
 @statistics_app.command("od")
 def od(
     mno: MnoOption,
-    start: Annotated[str, typer.Option("--start", help="first day of departure, YYYY-MM-DD")],
-    end: Annotated[str, typer.Option("--end", help="last day of departure, YYYY-MM-DD")],
+    start: FirstDayOption,
+    end: LastDayOption,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -366,8 +369,8 @@ app.add_typer(fusion_app, name="fusion")
 @fusion_app.command("export")
 def fusion_export(
     mno: MnoOption,
-    start: Annotated[str, typer.Option("--start", help="first day of the period, YYYY-MM-DD")],
-    end: Annotated[str, typer.Option("--end", help="last day of the period, YYYY-MM-DD")],
+    start: FirstDayOption,
+    end: LastDayOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="export directory to write")],
     config: ConfigOption = None,
     set_: SetOption = None,

@@ -186,7 +186,7 @@ def _blocks(segments: DataFrame, settings: MobilitySettings) -> DataFrame:
         F.first(STATE).alias(STATE),
         F.min(START_TS).alias(START_TS),
         F.max(END_TS).alias(END_TS),
-        F.array_sort(F.array_distinct(F.flatten(F.collect_list(TILES)))).alias(_PLACE),
+        F.sort_array(F.array_distinct(F.flatten(F.collect_list(TILES)))).alias(_PLACE),
         F.min_by(_LOC, DATE).alias(_FIRST_LOC),
         F.max_by(_LOC, DATE).alias(_LAST_LOC),
         F.max(INBOUND).alias(INBOUND),
@@ -195,7 +195,7 @@ def _blocks(segments: DataFrame, settings: MobilitySettings) -> DataFrame:
 
 def _uniform(tiles: Column) -> tuple[Column, Column]:
     """Sorted distinct ``tiles`` and their equal weights (notes, 4)."""
-    distinct = F.array_sort(F.array_distinct(tiles))
+    distinct = F.sort_array(F.array_distinct(tiles))
     return distinct, F.transform(distinct, lambda _: F.lit(1.0) / F.size(distinct))
 
 

@@ -106,9 +106,9 @@ def with_day_type_and_intervals(
     )
 
 
-def _gaps(days: Column) -> Column:
-    # the gaps in days between consecutive sorted distinct days
-    ordered = F.array_sort(days)
+def _gaps(ordered: Column) -> Column:
+    # the gaps in days between consecutive days of an already sorted array (a column, not an
+    # expression: element_at inside the lambda would recompute an expression per element)
     return F.transform(
         F.slice(ordered, 2, F.greatest(F.size(ordered) - 1, F.lit(0))),
         lambda d, i: F.datediff(d, F.element_at(ordered, i + 1)),
@@ -132,9 +132,11 @@ def compute_midterm_permanence(slots: DataFrame) -> DataFrame:
         DEVICE_ID, DAY_TYPE, TIME_INTERVAL, LOCAL_DAY, F.explode(TILES).alias(TILE_ID)
     )
     per_tile = tiles.groupBy(DEVICE_ID, DAY_TYPE, TIME_INTERVAL, TILE_ID).agg(
-        F.count(F.lit(1)).alias(PERMANENCE), F.collect_set(LOCAL_DAY).alias("_days")
+        F.count(F.lit(1)).alias(PERMANENCE),
+        F.sort_array(F.collect_set(LOCAL_DAY)).alias("_days"),
     )
-    gaps = _gaps(F.col("_days"))
+    per_tile = per_tile.withColumn("_gaps", _gaps(F.col("_days")))
+    gaps = F.col("_gaps")
     n = F.size(gaps)
     mean = F.aggregate(gaps, F.lit(0.0), lambda acc, g: acc + g) / n
     sq = F.aggregate(gaps, F.lit(0.0), lambda acc, g: acc + g * g) / n
