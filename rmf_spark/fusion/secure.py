@@ -126,6 +126,8 @@ _EXIT_FUSION = 3
 _ERROR_PREFIX = "FUSION_ERROR "
 # How often a party checks that its peers are still connected (seconds).
 _WATCH_S = 0.05
+#: how long a lost peer is reported after the program's own error (_watch_peers)
+_LOST_GRACE_S = 1.0
 # run_local_parties: time a party may take to start on top of the run's timeout, and to
 # report its own error once another party failed (seconds).
 _STARTUP_S = 15.0
@@ -593,6 +595,11 @@ async def _watch_peers(mpc: Any) -> None:
                 continue
             proto = peer.protocol
             if proto is None or proto.transport is None or proto.transport.is_closing():
+                # A peer that found an error of its own (parameters that differ) closes its
+                # connections as soon as it has every message it needs, while this party may
+                # still be reading the others' (all sent before anyone waits): its own, more
+                # telling error must win the race, so the loss is reported a moment later.
+                await asyncio.sleep(_LOST_GRACE_S)
                 raise FusionError(
                     f"lost the connection to party {peer.pid}", code="FUSION_PARTY_LOST"
                 )
