@@ -297,6 +297,24 @@ def release(
 
 
 @app.command()
+def verify(
+    release_dir: Annotated[
+        str, typer.Argument(help="a release's export directory (the one holding manifest.json)")
+    ],
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Check a release against the code installed here, a profile (--config, --set) and its
+    own files: prints PASS, or FAIL and each source file, config key or output file that
+    differs (exit 0 PASS, 1 FAIL, 3 INCOMPLETE: something could not be checked)."""
+    from rmf_spark.release.verify import verify_release
+
+    result = verify_release(release_dir, config_from_options(config, set_))
+    typer.echo(result.render())
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
 def evaluate(
     mno: MnoOption,
     truth: Annotated[Path, typer.Option("--truth", help="the synthetic world's truth directory")],

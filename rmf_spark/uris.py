@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
-__all__ = ["absolute", "is_uri", "uri_join"]
+__all__ = ["absolute", "is_uri", "local_path", "uri_join"]
 
 #: ``scheme:`` at the start of a URI (two characters at least, so ``C:`` is not one)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
@@ -53,3 +54,21 @@ def absolute(path: str | os.PathLike[str]) -> str:
     """
     text = os.fspath(path)
     return text if is_uri(text) else str(Path(text).expanduser().resolve())
+
+
+def local_path(path: str | os.PathLike[str]) -> Path | None:
+    """The local file-system path of ``path`` (a local path or a ``file:`` URI), or None for
+    any other scheme (``hdfs://``, ``s3a://``, ...: reached only through Hadoop).
+
+    >>> local_path("file:///tmp/out"), local_path("file:/tmp/out"), local_path("/tmp/out")
+    (PosixPath('/tmp/out'), PosixPath('/tmp/out'), PosixPath('/tmp/out'))
+    >>> local_path("s3a://bucket/out") is None
+    True
+    """
+    text = os.fspath(path)
+    if not is_uri(text):
+        return Path(text)
+    parts = urlsplit(text)
+    if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
+        return None
+    return Path(unquote(parts.path))

@@ -1,4 +1,5 @@
-"""Release: disclosure control, manifests and exports, the boundary of the MNO.
+"""Release: disclosure control, manifests, method cards and exports, the boundary of the MNO;
+``rmf verify`` (:mod:`~.verify`) checks a release against its manifest.
 
 Public names are imported lazily so that ``rmf_spark.config`` can import the settings module
 without pulling in pyspark.
@@ -15,6 +16,7 @@ __all__ = [
     "release_estimates",
     "run_release",
     "suppress_values",
+    "verify_release",
 ]
 
 _WHERE = {
@@ -24,6 +26,7 @@ _WHERE = {
     "build_manifest": "manifest",
     "release_estimates": "runner",
     "run_release": "runner",
+    "verify_release": "verify",
 }
 
 

@@ -24,10 +24,11 @@ from pyspark.sql import functions as F
 
 from rmf_spark import lake, tables
 from rmf_spark.config import RmfConfig
+from rmf_spark.release import method_card
 from rmf_spark.release.disclosure import SUPPRESSED, SUPPRESSION, apply_disclosure_control
 from rmf_spark.release.export import area_geometries, with_geometry, write_csv, write_geoparquet
 from rmf_spark.release.hierarchy import build_hierarchy
-from rmf_spark.release.manifest import build_manifest, write_manifest
+from rmf_spark.release.manifest import build_manifest, output_checksums, write_manifest
 from rmf_spark.release.settings import ReleaseSettings
 from rmf_spark.slayer.aggregate.schemas import AREA_ID, DEVICES, LEVEL, POPULATION
 from rmf_spark.tables import Product
@@ -204,7 +205,13 @@ def run_release(
         inputs=inputs,
         outputs=outputs,
         counts=counts,
+        spark=spark,
     )
+    manifest["outputs"]["method_card"] = lake.write_text(
+        spark, lake.uri_join(base, method_card.METHOD_CARD), method_card.render(manifest)
+    )
+    # the checksums of every file written above (the card included), before the manifest
+    manifest.update(output_checksums(base))
     manifest["manifest_path"] = write_manifest(spark, manifest, manifest_path)
     log.info(
         "released %s for %s: %s rows, %s suppressed",
