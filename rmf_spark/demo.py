@@ -2,7 +2,9 @@
 
 synth -> ingest (cells, then each day) -> convergence (each day) -> present population (EM,
 naive) -> device-level inference (each day; then the ``hmm`` present population from its
-posteriors) -> release -> evaluate, for every MNO of the profile, in one Spark session.
+posteriors) -> usual environment and OD -> release (present population, residents, OD) ->
+fusion (the MNOs' exports combined, with the register) -> evaluate, for every MNO of the
+profile, in one Spark session.
 Progress is printed per stage; ``DIR/summary.json`` holds the seconds per stage, the D-layer
 accounting and the device-stage metrics per MNO, the accuracy block and the report path.
 
@@ -13,8 +15,8 @@ stages are CPU-bound on 2 cores and were no faster, present population and relea
 the default is one MNO after the other. The device stage (memory-heavy) and the evaluation
 (matplotlib is not thread-safe) always take the MNOs one after the other.
 
-The pseudonymisation key is drawn at random for the run (the demo has no key to protect) and
-is never written anywhere.
+The pseudonymisation key and the MNOs' shared roamer-link key (``RMF_LINK_KEY``) are drawn at
+random for the run unless set (the demo has no key to protect) and are never written anywhere.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 from rmf_spark.config import RmfConfig, load_config
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from rmf_spark.synth.profile import MnoParams, SynthProfile
 
 __all__ = ["run_demo"]
@@ -47,6 +51,8 @@ def demo_config(
     user_overrides: dict[str, Any],
     out: Path,
     mnos: Sequence[MnoParams | str],
+    *,
+    time_zone: str | None = None,
 ) -> RmfConfig:
     """The profile for a demo in ``out``: lake, raw dirs and reference data inside ``out``,
     each MNO's input profile, then the user's own ``--set`` overrides.
@@ -59,6 +65,12 @@ def demo_config(
         :func:`rmf_spark.synth.profile.input_profile_path`), so a world with any number of
         MNOs needs no table for them in the main profile. An MNO given by its id alone gets
         the raw directory only and keeps the main profile's input profile.
+    time_zone
+        The world's zone (``SynthProfile.time_zone``): the usual environment's day types and
+        time intervals and the OD matrices' days and time bands are local to it, as in the
+        truth. ``device.time_zone`` stays the main profile's: it only places the device-days'
+        midnights (a stay across one is not cut), and on UTC the ``hmm`` estimator's time
+        points are the EM's days.
 
     Examples
     --------
@@ -83,6 +95,9 @@ def demo_config(
         # the synthetic register lists the zones with residents only: an absent zone has none
         "usual_environment.calibration.missing_register": "zero",
     }
+    if time_zone is not None:
+        overrides["usual_environment.time_zone"] = time_zone
+        overrides["mobility.time_zone"] = time_zone
     for mno in mnos:
         mno_id = mno if isinstance(mno, str) else mno.mno_id
         overrides[f"ingest.mno.{mno_id}.raw_dir"] = uri_join(out, "world", "raw", mno_id)
@@ -91,7 +106,7 @@ def demo_config(
     return load_config(config_path, overrides={**overrides, **user_overrides})
 
 
-_N_STAGES = 8
+_N_STAGES = 9
 
 
 def _demo_labels(cfg: RmfConfig, *, days: int, user_overrides: dict[str, Any]) -> RmfConfig:
@@ -110,6 +125,45 @@ def _demo_labels(cfg: RmfConfig, *, days: int, user_overrides: dict[str, Any]) -
     }
     ue = cfg.usual_environment.model_copy(update={"labels": labels.model_copy(update=update)})
     return cfg.model_copy(update={"usual_environment": ue})
+
+
+def _fusion(
+    spark: SparkSession,
+    cfg: RmfConfig,
+    out: Path,
+    *,
+    mnos: list[str],
+    days: tuple[dt.date, dt.date],
+) -> dict[str, Any]:
+    """Each MNO's fusion export of the days, the clear-mode fusion with the world's register,
+    and its accuracy against the true residents of the period."""
+    from rmf_spark import lake
+    from rmf_spark.evaluate.fusion_accuracy import fusion_accuracy
+    from rmf_spark.evaluate.usual_environment_accuracy import period_residents
+    from rmf_spark.fusion.export_runner import run_fusion_export
+    from rmf_spark.fusion.runner import run_fusion
+
+    exports = [out / "fusion" / "exports" / mno for mno in mnos]
+    for mno, where in zip(mnos, exports, strict=True):
+        run_fusion_export(spark, cfg, mno=mno, start=days[0], end=days[1], out_dir=where)
+    products = out / "fusion" / "products"
+    manifest = run_fusion(
+        cfg,
+        exports=exports,
+        register=out / "world" / "reference" / "register",
+        out_dir=products,
+        spark=spark,
+    )
+    truth = period_residents(
+        lake.read_delta(spark, lake.uri_join(out, "world", "truth", "persons")),
+        start=days[0],
+        end=days[1],
+    ).toPandas()
+    return {
+        "manifest": str(products / "manifest.json"),
+        "products": manifest["products"],
+        "accuracy": fusion_accuracy(products, truth),
+    }
 
 
 class _Stages:
@@ -241,6 +295,7 @@ def run_demo(
         run_evaluate_device,
         run_evaluate_products,
     )
+    from rmf_spark.fusion.signatures import LINK_KEY_ENV
     from rmf_spark.release.runner import run_release
     from rmf_spark.session import get_spark
     from rmf_spark.slayer.device.runner import run_device
@@ -254,9 +309,11 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     prof = profile if isinstance(profile, SynthProfile) else load_profile(profile)
     mnos = [m.mno_id for m in prof.mnos]
-    cfg = demo_config(config_path, overrides or {}, out, prof.mnos)
+    cfg = demo_config(config_path, overrides or {}, out, prof.mnos, time_zone=prof.time_zone)
     key_env = cfg.ingest.key_env
     os.environ.setdefault(key_env, secrets.token_hex(32))
+    # the MNOs' shared key of the fusion's roamer link, drawn like the pseudonymisation key
+    os.environ.setdefault(LINK_KEY_ENV, secrets.token_hex(32))
     stages = _Stages(echo)
     spark = get_spark(cfg)
 
@@ -321,15 +378,35 @@ def run_demo(
             ue = run_usual_environment(spark, ue_cfg, mno=mno, start=on[0], end=on[-1])
             od = run_od(spark, cfg, mno=mno, start=on[0], end=on[-1])
             products[mno] = {"usual_environment": ue, "od": od}
+
+    def release(mno: str) -> dict[str, str]:
+        """Each product of ``mno`` in ``release/<mno>/<product>/``: its manifest's path."""
+        ranges = {"present_population": (start, end)}
+        if mno in products:  # the products of the device days
+            last = dt.datetime.combine(on[-1], dt.time(23))
+            ranges |= {"residents": (start, last), "od": (start, last)}
+        return {
+            name: str(
+                run_release(
+                    spark,
+                    cfg,
+                    mno=mno,
+                    start=t0,
+                    end=t1,
+                    product=name,
+                    out_dir=out / "release" / mno / name,
+                ).get("manifest_path")
+            )
+            for name, (t0, t1) in ranges.items()
+        }
+
     with stages.stage("release", f"disclosure control (k = {cfg.release.k:g}) and exports"):
-        manifests = _each_mno(
-            mnos,
-            lambda mno: run_release(
-                spark, cfg, mno=mno, start=start, end=end, out_dir=out / "release" / mno
-            ),
-            at_once=at_once,
-        )
-        releases = {m: str(r.get("manifest_path")) for m, r in zip(mnos, manifests, strict=True)}
+        manifests = _each_mno(mnos, release, at_once=at_once)
+        releases = dict(zip(mnos, manifests, strict=True))
+    fusion: dict[str, Any] = {}
+    with stages.stage("fusion", f"the MNOs' exports combined, {len(products)} MNOs"):
+        if len(products) >= 2:  # the exports need each MNO's usual environment
+            fusion = _fusion(spark, ue_cfg, out, mnos=list(products), days=(on[0], on[-1]))
     per_mno: dict[str, dict[str, Any]] = {}
     reports: dict[str, str] = {}
     device_reports: dict[str, str] = {}
@@ -375,7 +452,8 @@ def run_demo(
         "mno": accounting,
         "device_metrics": device_metrics,
         "products": products,
-        "accuracy": _pooled(per_mno),
+        "accuracy": {**_pooled(per_mno), **({"fusion": fusion["accuracy"]} if fusion else {})},
+        "fusion": {k: v for k, v in fusion.items() if k != "accuracy"},
         "accuracy_by_mno": per_mno,
         "report": reports[mnos[0]],
         "reports": reports,

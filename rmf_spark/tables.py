@@ -43,8 +43,8 @@ from rmf_spark.clayer import schemas as C
 from rmf_spark.config import RmfConfig
 from rmf_spark.dlayer import schemas as D
 from rmf_spark.errors import InputDataError, RmfError, SchemaMismatchError
-from rmf_spark.release.schemas import RELEASED_PRESENT_POPULATION_SCHEMA
-from rmf_spark.slayer.aggregate.schemas import MARKET_SHARE_SCHEMA
+from rmf_spark.release.schemas import RELEASED_PRESENT_POPULATION_SCHEMA, released_schema
+from rmf_spark.slayer.aggregate.schemas import DEVICES, MARKET_SHARE_SCHEMA, POPULATION
 from rmf_spark.slayer.device import schemas as DV
 from rmf_spark.slayer.mobility import od as OD
 from rmf_spark.slayer.mobility import trips as TR
@@ -408,6 +408,18 @@ RELEASED_PRESENT_POPULATION = TableSpec(
     keys=(PP.TIME_POINT,),
     write_mode="replace",
 )
+#: residents and workers per area, as released (``residents`` with disclosure control)
+RELEASED_RESIDENTS = TableSpec(
+    "release",
+    "residents",
+    released_schema(UE.RESIDENTS_SCHEMA),
+    _RELEASE,
+    partition_by=(UE.PERIOD_START,),
+    keys=UE.PERIOD_KEYS,
+    write_mode="replace",
+)
+#: OD cells and their margins (``_T``) per day and time band, as released
+RELEASED_OD_MATRIX = _by_date("release", "od_matrix", released_schema(OD.OD_SCHEMA), _RELEASE, _DAY)
 
 #: every table, by id (``layer/name``)
 CATALOG: dict[str, TableSpec] = {
@@ -451,6 +463,8 @@ CATALOG: dict[str, TableSpec] = {
         RESIDENTS,
         CALIBRATED_RESIDENTS,
         RELEASED_PRESENT_POPULATION,
+        RELEASED_RESIDENTS,
+        RELEASED_OD_MATRIX,
     )
 }
 
@@ -459,9 +473,10 @@ CATALOG: dict[str, TableSpec] = {
 class Product:
     """An S-layer statistic that the release and the evaluation handle generically.
 
-    Its rows are keyed by ``group_columns`` plus ``level, area_id`` and measured by the
-    aggregate columns (``devices``, ``population``, ``expansion_factor``; see
-    :mod:`rmf_spark.slayer.aggregate.schemas`).
+    Its rows are keyed by ``group_columns`` plus ``level, area_id`` and measured by
+    ``value_columns`` (``devices``, ``population``; ``expansion_factor`` goes with them, see
+    :mod:`rmf_spark.slayer.aggregate.schemas`), or, for a matrix of flows, by ``group_columns``
+    plus ``level, origin_area_id, destination_area_id`` (:mod:`rmf_spark.release.flows`).
 
     Attributes
     ----------
@@ -474,20 +489,26 @@ class Product:
     time_column
         The column a release's ``[start, end]`` selects (and replaces).
     method_column
-        The estimator of a row; the release keeps ``release.method``.
+        The estimator of a row; the release keeps ``release.method``. None: one estimator.
     group_columns
-        Key columns besides ``level, area_id``: disclosure control runs once per group.
+        Key columns besides the areas: disclosure control runs once per group.
     truth_tables
         Tables of a synthetic world's ``truth`` directory the evaluation compares with.
+    value_columns
+        The released values: a row is under the threshold when its smallest is under k.
+    flows
+        An origin-destination matrix, released with its margins.
     """
 
     name: str
     estimates: TableSpec
     released: TableSpec
     time_column: str
-    method_column: str
+    method_column: str | None
     group_columns: tuple[str, ...]
     truth_tables: tuple[str, ...] = ()
+    value_columns: tuple[str, ...] = (DEVICES, POPULATION)
+    flows: bool = False
 
 
 PRODUCTS: dict[str, Product] = {
@@ -499,7 +520,25 @@ PRODUCTS: dict[str, Product] = {
         method_column=PP.METHOD,
         group_columns=(PP.TIME_POINT, PP.METHOD),
         truth_tables=("present_devices", "present_population"),
-    )
+    ),
+    "residents": Product(
+        name="residents",
+        estimates=RESIDENTS,
+        released=RELEASED_RESIDENTS,
+        time_column=UE.PERIOD_START,
+        method_column=None,
+        group_columns=(UE.PERIOD_START, UE.PERIOD_END, UE.ROLE),
+    ),
+    "od": Product(
+        name="od",
+        estimates=OD_MATRIX,
+        released=RELEASED_OD_MATRIX,
+        time_column=C.DATE,
+        method_column=None,
+        group_columns=(C.DATE, TR.TIME_BAND),
+        value_columns=(OD.TRIPS, OD.PERSON_TRIPS),
+        flows=True,
+    ),
 }
 
 

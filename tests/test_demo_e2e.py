@@ -10,7 +10,7 @@ import pytest
 
 STAGES = [
     "synth", "ingest", "convergence", "present_population", "device", "usual_environment",
-    "release", "evaluate",
+    "release", "fusion", "evaluate",
 ]  # fmt: skip
 
 
@@ -46,6 +46,7 @@ def test_demo_summary_has_every_key_and_stage(summary):
     assert "device" not in on_disk["accuracy"]
     assert on_disk["device_metrics"] == {} and on_disk["device_reports"] == {}
     assert on_disk["products"] == {}  # the usual environment and OD need the device stage
+    assert on_disk["fusion"] == {} and "fusion" not in on_disk["accuracy"]
 
 
 def test_demo_with_the_device_stage_reports_hmm_and_device_accuracy(tiny_demo_device):
@@ -62,6 +63,13 @@ def test_demo_with_the_device_stage_reports_hmm_and_device_accuracy(tiny_demo_de
         assert ue["residents"]["devices"] == pytest.approx(ue["devices"]["labelled"])
         assert "model" in ue["calibration"], mno  # the demo's world carries a register
         assert products["od"]["trips"] >= 0
+    fusion = on_disk["accuracy"]["fusion"]
+    assert set(fusion) >= {"naive_sum", "deduplicated", "calibrated"}
+    assert fusion["calibrated"]["zones"] > 0 and fusion["calibrated"]["nae"] is not None
+    assert Path(on_disk["fusion"]["manifest"]).is_file()
+    for mno, releases in on_disk["release_manifests"].items():
+        assert set(releases) == {"present_population", "residents", "od"}, mno
+        assert all(Path(p).is_file() for p in releases.values())
     pooled = on_disk["accuracy"]["products"]
     assert 0 < pooled["labelled_share"] <= 1
     assert 0 <= pooled["home_within_1km"] <= 1

@@ -6,10 +6,26 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from rmf_spark import lake
-from rmf_spark.clayer.schemas import INSPIRE_1KM, INSPIRE_100M, X_LL, Y_LL, ZONE_ID
+from rmf_spark.clayer.schemas import (
+    INSPIRE_1KM,
+    INSPIRE_100M,
+    TILE_ID,
+    X_LL,
+    Y_LL,
+    ZONE_ID,
+    ZONE_LEVEL,
+)
 from rmf_spark.slayer.aggregate.schemas import AREA_ID, LEVEL, LEVEL_1KM, LEVEL_100M
 
-__all__ = ["GEOMETRY", "area_geometries", "with_geometry", "write_csv", "write_geoparquet"]
+__all__ = [
+    "GEOMETRY",
+    "area_geometries",
+    "with_flow_geometry",
+    "with_geometry",
+    "write_csv",
+    "write_geoparquet",
+    "zone_centroids",
+]
 
 GEOMETRY = "geometry"
 
@@ -55,9 +71,41 @@ def area_geometries(*, grid: DataFrame, zones: DataFrame | None = None) -> DataF
     return out.select(LEVEL, AREA_ID, F.expr(f"ST_SetSRID({GEOMETRY}, 3035)").alias(GEOMETRY))
 
 
+def zone_centroids(*, grid: DataFrame, tile_zone: DataFrame) -> DataFrame:
+    """``level, area_id, geometry``: each zone's point at the mean centre of its 100 m tiles,
+    for maps of flows where no zone polygons are configured (``release.zones_table``)."""
+    return (
+        tile_zone.join(grid.select(TILE_ID, X_LL, Y_LL), on=TILE_ID)
+        .groupBy(
+            F.concat(F.lit("zone_"), F.col(ZONE_LEVEL).cast("string")).alias(LEVEL),
+            F.col(ZONE_ID).cast("string").alias(AREA_ID),
+        )
+        .agg(F.avg(F.col(X_LL) + 50.0).alias("_x"), F.avg(F.col(Y_LL) + 50.0).alias("_y"))
+        .select(LEVEL, AREA_ID, F.expr("ST_SetSRID(ST_Point(_x, _y), 3035)").alias(GEOMETRY))
+    )
+
+
 def with_geometry(released: DataFrame, *, geometries: DataFrame) -> DataFrame:
     """Add ``geometry`` (null where unknown) to rows keyed by ``level, area_id``."""
     return released.join(geometries, on=[LEVEL, AREA_ID], how="left")
+
+
+def with_flow_geometry(released: DataFrame, *, geometries: DataFrame) -> DataFrame:
+    """Add ``geometry`` to OD rows: the line from the origin's centroid to the destination's
+    (a point for a flow within one area); null for a margin (``_T``) or an unknown area."""
+    ends = geometries.select(LEVEL, AREA_ID, F.expr(f"ST_Centroid({GEOMETRY})").alias("_c"))
+    o = ends.withColumnsRenamed({AREA_ID: "origin_area_id", "_c": "_o"})
+    d = ends.withColumnsRenamed({AREA_ID: "destination_area_id", "_c": "_d"})
+    line = F.expr(
+        "ST_SetSRID(CASE WHEN ST_Equals(_o, _d) THEN _o ELSE ST_MakeLine(_o, _d) END, 3035)"
+    )
+    return (
+        released.join(o, on=[LEVEL, "origin_area_id"], how="left")
+        .join(d, on=[LEVEL, "destination_area_id"], how="left")
+        .withColumn(GEOMETRY, line)
+        .drop("_o", "_d")
+        .select(*released.columns, GEOMETRY)
+    )
 
 
 def write_csv(df: DataFrame, uri: str) -> None:

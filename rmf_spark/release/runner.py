@@ -21,18 +21,32 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import DateType
 
 from rmf_spark import lake, tables
 from rmf_spark.config import RmfConfig
 from rmf_spark.release import method_card
-from rmf_spark.release.disclosure import SUPPRESSED, SUPPRESSION, apply_disclosure_control
-from rmf_spark.release.export import area_geometries, with_geometry, write_csv, write_geoparquet
+from rmf_spark.release.disclosure import (
+    CHILD_LEVEL,
+    SUPPRESSED,
+    SUPPRESSION,
+    apply_disclosure_control,
+)
+from rmf_spark.release.export import (
+    area_geometries,
+    with_flow_geometry,
+    with_geometry,
+    write_csv,
+    write_geoparquet,
+    zone_centroids,
+)
+from rmf_spark.release.flows import release_flows, zone_nesting
 from rmf_spark.release.hierarchy import build_hierarchy
 from rmf_spark.release.manifest import build_manifest, output_checksums, write_manifest
 from rmf_spark.release.settings import ReleaseSettings
-from rmf_spark.slayer.aggregate.schemas import AREA_ID, DEVICES, LEVEL, POPULATION
+from rmf_spark.slayer.aggregate.schemas import AREA_ID, LEVEL
 from rmf_spark.tables import Product
-from rmf_spark.timerange import time_range_predicate
+from rmf_spark.timerange import date_range_predicate, time_range_predicate
 
 __all__ = ["release_estimates", "run_release"]
 
@@ -55,7 +69,8 @@ def release_estimates(
         The product (:data:`rmf_spark.tables.PRODUCTS`): its columns, its method column and the
         key columns disclosure control groups by.
     hierarchy
-        :func:`rmf_spark.release.hierarchy.build_hierarchy` edges.
+        :func:`rmf_spark.release.hierarchy.build_hierarchy` edges (for a matrix of flows,
+        only its zone-to-zone edges are used: the nesting of the zone levels).
     settings
         ``[release]``: ``method`` (estimator released), ``k``, ``secondary_suppression``.
 
@@ -63,22 +78,37 @@ def release_estimates(
     -------
     DataFrame
         The product's columns plus ``suppressed``, ``suppression``; suppressed rows have null
-        ``devices``, ``population``, ``expansion_factor``.
+        values (``devices``, ``population``, ``expansion_factor``). A matrix of flows gains its
+        margins (:func:`rmf_spark.release.flows.protect_flows`).
     """
     cols = [f.name for f in product.estimates.schema]
-    chosen = estimates.where(F.col(product.method_column) == settings.method).select(*cols)
+    chosen = estimates.select(*cols)
+    if product.method_column is not None:
+        chosen = chosen.where(F.col(product.method_column) == settings.method)
+    if product.flows:
+        return release_flows(
+            chosen,
+            group_columns=product.group_columns,
+            value_columns=product.value_columns,
+            nesting=zone_nesting(
+                hierarchy.where(F.col(CHILD_LEVEL).startswith("zone_")).toPandas(),
+                [r[0] for r in chosen.select(LEVEL).distinct().collect()],
+            ),
+            k=settings.k,
+            secondary=settings.secondary_suppression,
+            schema=product.released.schema,
+        )
+    values = product.value_columns
     return apply_disclosure_control(
         chosen,
         hierarchy=hierarchy,
         k=settings.k,
         secondary=settings.secondary_suppression,
-        value_cols=(DEVICES, POPULATION),
+        value_cols=values,
         group_cols=product.group_columns,
         # every other measure goes with the values (an interval would give a value away)
         null_cols=tuple(
-            c
-            for c in cols
-            if c not in (*product.group_columns, LEVEL, AREA_ID, DEVICES, POPULATION)
+            c for c in cols if c not in (*product.group_columns, LEVEL, AREA_ID, *values)
         ),
     )
 
@@ -91,6 +121,19 @@ def _computed_from(metadata: str | None) -> dict[str, Any] | None:
         return dict(json.loads(metadata).get("inputs", {}))
     except (ValueError, AttributeError):
         return None
+
+
+def _window(product: Product, start: datetime, end: datetime) -> str:
+    """The rows of ``[start, end]``: its time points, its days, or the periods (first and
+    last day keys) that lie within its days."""
+    schema = product.estimates.schema
+    if not isinstance(schema[product.time_column].dataType, DateType):
+        return time_range_predicate(start, end, column=product.time_column)
+    keys = product.released.keys
+    if len(keys) == 2 and all(isinstance(schema[k].dataType, DateType) for k in keys):
+        first, last = keys
+        return f"{first} >= DATE '{start.date()}' AND {last} <= DATE '{end.date()}'"
+    return date_range_predicate(start.date(), end.date(), column=product.time_column)
 
 
 def _stamp(t: datetime) -> str:
@@ -155,7 +198,7 @@ def run_release(
     prod = tables.product(product)
     settings = cfg.release
     t, inputs = _read_inputs(spark, cfg, prod, mno=mno)
-    window = time_range_predicate(start, end, column=prod.time_column)
+    window = _window(prod, start, end)
     released = release_estimates(
         t[prod.estimates.id].where(window),
         product=prod,
@@ -181,7 +224,15 @@ def run_release(
     if settings.export_geoparquet:
         outputs["geoparquet"] = lake.uri_join(base, f"{prod.name}.geoparquet")
         geoms = area_geometries(grid=t[tables.GRID.id], zones=t.get(_ZONES))
-        write_geoparquet(with_geometry(written, geometries=geoms), outputs["geoparquet"])
+        if prod.flows:
+            if _ZONES not in t:
+                geoms = geoms.unionByName(
+                    zone_centroids(grid=t[tables.GRID.id], tile_zone=t[tables.TILE_ZONE.id])
+                )
+            located = with_flow_geometry(written, geometries=geoms)
+        else:
+            located = with_geometry(written, geometries=geoms)
+        write_geoparquet(located, outputs["geoparquet"])
     by_level = written.groupBy(LEVEL).agg(
         F.count(F.lit(1)).alias("rows"),
         F.count_if(F.col(SUPPRESSION) == "primary").alias("primary"),
