@@ -37,7 +37,7 @@ demo: install jars
 
 test: install jars
 	$(VENV)/bin/ruff check $(SRC)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --durations=25
 
 # The inner loop: every test but the slow ones (the synthetic world and the demo chain on it,
 # spark-submit, the notebook); `make test` runs them all but the integration, reliability and
