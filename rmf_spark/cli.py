@@ -269,6 +269,48 @@ def od(
     typer.echo(json.dumps(summary, indent=2, default=str))
 
 
+def _tourism(stage: str, mno: str, start: str, end: str, config: Path | None,
+             set_: list[str] | None) -> None:  # fmt: skip
+    """Run ``run_tourism_<stage>`` for the days ``start .. end`` and print its summary."""
+    import json
+
+    from rmf_spark.slayer.tourism import runner
+    from rmf_spark.timerange import parse_date
+
+    spark, cfg = stage_session(config, set_)
+    run = getattr(runner, f"run_tourism_{stage}")
+    summary = run(spark, cfg, mno=mno, start=parse_date(start), end=parse_date(end))
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+@statistics_app.command("tourism-inbound")
+def tourism_inbound(
+    mno: MnoOption,
+    start: FirstDayOption,
+    end: LastDayOption,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """S-layer: visits, nights, stays, arrivals and departures of foreign SIMs per day, origin
+    country and area, from the device stage's time segments (run it for the days and the one
+    either side)."""
+    _tourism("inbound", mno, start, end, config, set_)
+
+
+@statistics_app.command("tourism-outbound")
+def tourism_outbound(
+    mno: MnoOption,
+    start: FirstDayOption,
+    end: LastDayOption,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """S-layer: trips and nights abroad of the MNO's subscribers per day, destination country
+    and home area, from the device stage's abroad segments and the usual environment's home
+    labels."""
+    _tourism("outbound", mno, start, end, config, set_)
+
+
 @app.command()
 def release(
     mno: MnoOption,

@@ -30,6 +30,7 @@ from rmf_spark.release.settings import ReleaseSettings
 from rmf_spark.slayer.device.settings import DeviceSettings
 from rmf_spark.slayer.mobility.settings import MobilitySettings
 from rmf_spark.slayer.present_population.settings import PresentPopulationSettings
+from rmf_spark.slayer.tourism.settings import TourismSettings
 from rmf_spark.slayer.usual_environment.settings import UsualEnvironmentSettings
 
 __all__ = ["LakeSettings", "RmfConfig", "SparkSettings", "default_config_path", "load_config"]
@@ -71,6 +72,7 @@ class RmfConfig(Section):
     device: DeviceSettings = Field(default_factory=DeviceSettings)
     usual_environment: UsualEnvironmentSettings = Field(default_factory=UsualEnvironmentSettings)
     mobility: MobilitySettings = Field(default_factory=MobilitySettings)
+    tourism: TourismSettings = Field(default_factory=TourismSettings)
     release: ReleaseSettings = Field(default_factory=ReleaseSettings)
     source: str = Field("<defaults>", exclude=True, description="file the profile came from")
 

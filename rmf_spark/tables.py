@@ -49,6 +49,7 @@ from rmf_spark.slayer.device import schemas as DV
 from rmf_spark.slayer.mobility import od as OD
 from rmf_spark.slayer.mobility import trips as TR
 from rmf_spark.slayer.present_population import schemas as PP
+from rmf_spark.slayer.tourism import schemas as TO
 from rmf_spark.slayer.usual_environment import schemas as UE
 
 __all__ = [
@@ -258,6 +259,8 @@ _PRESENT_POPULATION = "rmf statistics present-population"
 _DEVICE = "rmf statistics device"
 _OD = "rmf statistics od"
 _UE = "rmf statistics usual-environment"
+_TOURISM_IN = "rmf statistics tourism-inbound"
+_TOURISM_OUT = "rmf statistics tourism-outbound"
 _RELEASE = "rmf release"
 _SYNTH = "rmf synth"
 _DAY = ("date",)
@@ -308,6 +311,10 @@ MARKET_SHARE = TableSpec("reference", "market_share", MARKET_SHARE_SCHEMA, _SYNT
 HOLIDAYS = TableSpec("reference", "holidays", C.HOLIDAYS, _SYNTH, shared=True)
 #: the statistical office's register (``zone_id, zone_level, residents``): the calibration
 REGISTER = TableSpec("reference", "register", C.REGISTER, _SYNTH, shared=True)
+#: each origin country's share of visitors on each MNO: the expansion of inbound tourism
+INBOUND_SHARE = TableSpec(
+    "reference", "inbound_share", TO.INBOUND_SHARE_SCHEMA, _SYNTH, shared=True
+)
 
 # --- C-layer (docs/c-layer.md) ----------------------------------------------------------------
 GRID = TableSpec("clayer", "grid", C.GRID, _CONVERGENCE, shared=True)
@@ -400,6 +407,33 @@ CALIBRATED_RESIDENTS = _period_table(
     "calibrated_residents", UE.CALIBRATED_RESIDENTS_SCHEMA, devices=False
 )
 
+
+# --- S-layer, tourism (docs/mobility.md section 7) ---------------------------------------------
+def _device_period_table(name: str, schema: StructType, written_by: str) -> TableSpec:
+    return TableSpec(
+        "slayer",
+        name,
+        schema,
+        written_by,
+        partition_by=UE.DEVICE_PERIOD_PARTITIONS,
+        keys=UE.PERIOD_KEYS,
+        write_mode="replace",
+    )
+
+
+#: inbound visits per device and period (personal data, never released)
+INBOUND_VISITS = _device_period_table("inbound_visits", TO.INBOUND_VISITS_SCHEMA, _TOURISM_IN)
+#: inbound visitors, arrivals, departures, nights and stays per day, origin country and area
+INBOUND_TOURISM = _by_date(
+    "slayer", "inbound_tourism", TO.INBOUND_TOURISM_SCHEMA, _TOURISM_IN, _DAY
+)
+#: trips abroad per device, destination and period (personal data, never released)
+OUTBOUND_TRIPS = _device_period_table("outbound_trips", TO.OUTBOUND_TRIPS_SCHEMA, _TOURISM_OUT)
+#: trips and nights abroad per day, destination country and home area
+OUTBOUND_TOURISM = _by_date(
+    "slayer", "outbound_tourism", TO.OUTBOUND_TOURISM_SCHEMA, _TOURISM_OUT, _DAY
+)
+
 RELEASED_PRESENT_POPULATION = TableSpec(
     "release",
     "present_population",
@@ -462,6 +496,11 @@ CATALOG: dict[str, TableSpec] = {
         UE_LABEL_STATUS,
         RESIDENTS,
         CALIBRATED_RESIDENTS,
+        INBOUND_SHARE,
+        INBOUND_VISITS,
+        INBOUND_TOURISM,
+        OUTBOUND_TRIPS,
+        OUTBOUND_TOURISM,
         RELEASED_PRESENT_POPULATION,
         RELEASED_RESIDENTS,
         RELEASED_OD_MATRIX,

@@ -16,10 +16,19 @@ from pydantic import Field, field_validator
 from rmf_spark.config_base import Section, TimeZoneName
 from rmf_spark.slayer.usual_environment.settings import TimeInterval
 
-__all__ = ["LEVEL_PATTERN", "MobilitySettings", "TimeInterval"]
+__all__ = ["LEVEL_PATTERN", "MobilitySettings", "TimeInterval", "check_levels"]
 
 #: an OD level: ``zone_<zone_level>`` (C-layer ``tile_zone``), ``1km`` or ``100m`` (the grid)
 LEVEL_PATTERN = r"zone_[1-9][0-9]*|1km|100m"
+
+
+def check_levels(value: list[str]) -> list[str]:
+    """``value`` when it names distinct levels of :data:`LEVEL_PATTERN` (a pydantic validator
+    of the sections that take levels), else a ValueError."""
+    bad = [v for v in value if not re.fullmatch(LEVEL_PATTERN, v)]
+    if bad or len(set(value)) != len(value):
+        raise ValueError(f"levels: distinct names among zone_<n>, 1km, 100m (got {value})")
+    return value
 
 
 def _bands() -> dict[str, TimeInterval]:
@@ -105,10 +114,7 @@ class MobilitySettings(Section):
     @field_validator("levels")
     @classmethod
     def _levels(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if not re.fullmatch(LEVEL_PATTERN, v)]
-        if bad or len(set(value)) != len(value):
-            raise ValueError(f"levels: distinct names among zone_<n>, 1km, 100m (got {value})")
-        return value
+        return check_levels(value)
 
     def band_of(self, hour: int) -> str:
         """The name of the band holding the local ``hour`` (0-23).
