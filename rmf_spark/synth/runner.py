@@ -46,11 +46,12 @@ __all__ = ["generate_world", "local_day_starts"]
 log = logging.getLogger(__name__)
 
 
-def local_day_starts(start: dt.date, n: int, time_zone: str) -> list[int]:
-    """UTC epoch seconds of local midnight of ``start + i`` days, ``i = 0..n-1``."""
+def local_day_starts(start: dt.date, n: int, time_zone: str, *, hour: int = 0) -> list[int]:
+    """UTC epoch seconds of local midnight (or ``hour``:00) of ``start + i`` days,
+    ``i = 0..n-1``."""
     tz = ZoneInfo(time_zone)
     return [
-        int(dt.datetime.combine(start + dt.timedelta(days=i), dt.time(), tz).timestamp())
+        int(dt.datetime.combine(start + dt.timedelta(days=i), dt.time(hour), tz).timestamp())
         for i in range(n)
     ]
 
@@ -443,6 +444,25 @@ def _generate(
         "truth",
     )  # fmt: skip
     jobs.write(residents, truth / "residents", "truth")
+    night_s = local_day_starts(
+        prof.start_date, n_days + 1, prof.time_zone, hour=tr.FUNCTIONAL_MIDNIGHT_HOUR
+    )
+    jobs.write(
+        tr.compute_inbound_nights(schedules, persons, devices, t=terr, muni_region=muni_region,
+                                  night_s=night_s, dates=dates),
+        truth / "inbound_nights",
+        "truth",
+    )  # fmt: skip
+    jobs.write(
+        tr.compute_inbound_visitors(schedules, persons, devices, dates=dates),
+        truth / "inbound_visitors",
+        "truth",
+    )
+    jobs.write(
+        tr.compute_inbound_share(schedules, persons, devices, dates=dates),
+        ref / "inbound_share",
+        "reference",
+    )
     jobs.write(
         tr.compute_register(residents, zones, noise_sd=noise, seed=seed),
         ref / "register",

@@ -14,13 +14,18 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from rmf_spark.slayer.tourism.countries import mcc_country_column
 from rmf_spark.synth.rng import spark_normal
 from rmf_spark.synth.schedules import positions_at
 from rmf_spark.synth.territory import Territory, municipality_id, region_id
 
 __all__ = [
+    "FUNCTIONAL_MIDNIGHT_HOUR",
     "POSITION_SCHEMA",
     "STAY_ACTIVITIES",
+    "compute_inbound_nights",
+    "compute_inbound_share",
+    "compute_inbound_visitors",
     "compute_market_share",
     "compute_od_flows",
     "compute_present_devices",
@@ -325,4 +330,115 @@ def compute_market_share(persons: DataFrame, devices: DataFrame) -> DataFrame:
         "mno_id",
         F.col("home_region_id").alias("region_id"),
         (F.col("k") / F.col("n")).alias("share"),
+    )
+
+
+#: the local hour at which the truth looks for each visitor's night (MultiMNO's functional
+#: midnight, ``tourism.functional_midnight_hour``'s default)
+FUNCTIONAL_MIDNIGHT_HOUR = 4
+
+
+def _visitor_days(schedules: DataFrame, persons: DataFrame, devices: DataFrame) -> DataFrame:
+    """The visitors' schedule rows with ``country``: the ISO code of their SIM's MCC (one SIM
+    per visitor, whichever network it roams on)."""
+    country = (
+        devices.where(F.col("is_inbound"))
+        .groupBy("person_id")
+        .agg(mcc_country_column(F.min("mcc")).alias("country"))
+    )
+    tourists = persons.where(F.col("is_tourist")).select("person_id")
+    return (
+        schedules.join(tourists, "person_id")
+        .join(country, "person_id", "left")
+        .fillna({"country": "ZZ"})
+    )
+
+
+def compute_inbound_nights(
+    schedules: DataFrame,
+    persons: DataFrame,
+    devices: DataFrame,
+    *,
+    t: Territory,
+    muni_region: dict[str, str],
+    night_s: list[int],
+    dates: list[str],
+) -> DataFrame:
+    """Nights spent by the visitors: ``date, zone_level, zone_id, country, nights``.
+
+    The night of ``dates[d]`` is spent where the visitor is at its functional midnight,
+    ``night_s[d + 1]`` (UTC epoch seconds of :data:`FUNCTIONAL_MIDNIGHT_HOUR` local on day
+    ``d + 1``), when the visitor is in the territory then (its schedule has that day); the
+    position is the schedule's (:func:`~rmf_spark.synth.schedules.positions_at`), its zones
+    those of the territory. ``country``: the visitor's SIM's (ISO alpha-2 of its MCC).
+    """
+    region = F.create_map(*[F.lit(v) for kv in sorted(muni_region.items()) for v in kv])
+    instants = F.array(*[F.lit(int(s)) for s in night_s])
+    at_midnight = (
+        _visitor_days(schedules, persons, devices)
+        .where((F.col("day") >= 1) & (F.col("day") <= len(dates)))
+        .withColumn("_t", F.element_at(instants, F.col("day") + 1))
+    )
+
+    def batches(it):  # type: ignore[no-untyped-def]
+        for pdf in it:
+            x, y, _ = positions_at(pdf, np.arange(len(pdf)), pdf["_t"].to_numpy(dtype=float))
+            yield pd.DataFrame(
+                {
+                    "day": pdf["day"].to_numpy(),
+                    "country": pdf["country"].to_numpy(),
+                    "municipality_id": municipality_id(t.municipality_index(x, y)),
+                }
+            )
+
+    where = at_midnight.mapInPandas(batches, "day int, country string, municipality_id string")
+    date = F.to_date(F.element_at(F.array(*[F.lit(d) for d in dates]), F.col("day")))
+    both = F.array(
+        F.struct(F.lit(2).alias("zone_level"), F.col("municipality_id").alias("zone_id")),
+        F.struct(F.lit(1).alias("zone_level"), region[F.col("municipality_id")].alias("zone_id")),
+    )
+    return (
+        where.select(date.alias("date"), "country", F.inline(both))
+        .groupBy("date", "zone_level", "zone_id", "country")
+        .agg(F.count("*").alias("nights"))
+    )
+
+
+def compute_inbound_visitors(
+    schedules: DataFrame, persons: DataFrame, devices: DataFrame, *, dates: list[str]
+) -> DataFrame:
+    """Visitors in the territory per local day and country: ``date, country, visitors`` (a
+    visitor is in the territory on every day of its stay, ``first_day .. last_day``)."""
+    date = F.to_date(F.element_at(F.array(*[F.lit(d) for d in dates]), F.col("day") + 1))
+    return (
+        _visitor_days(schedules, persons, devices)
+        .where(F.col("day") < len(dates))
+        .groupBy(date.alias("date"), "country")
+        .agg(F.count("*").alias("visitors"))
+    )
+
+
+def compute_inbound_share(
+    schedules: DataFrame, persons: DataFrame, devices: DataFrame, *, dates: list[str]
+) -> DataFrame:
+    """Share of each origin country's visitors on each MNO: ``mno_id, country, share`` =
+    visitor-days with a device on the MNO / visitor-days, over the period's days (realised in
+    the synthetic population, as :func:`compute_market_share`; a visitor switching networks
+    counts on each for its days there)."""
+    days = _visitor_days(schedules, persons, devices).where(F.col("day") < len(dates))
+    per_country = days.groupBy("country").agg(F.count("*").alias("n"))
+    active = (F.col("from_day").isNull() | (F.col("day") >= F.col("from_day"))) & (
+        F.col("to_day").isNull() | (F.col("day") <= F.col("to_day"))
+    )
+    on_mno = (
+        days.select("person_id", "day", "country")
+        .join(devices.where(F.col("is_inbound")), "person_id")
+        .where(active)
+        .select("mno_id", "person_id", "day", "country")
+        .distinct()
+        .groupBy("mno_id", "country")
+        .agg(F.count("*").alias("k"))
+    )
+    return on_mno.join(per_country, "country").select(
+        "mno_id", "country", (F.col("k") / F.col("n")).alias("share")
     )
