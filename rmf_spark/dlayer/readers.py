@@ -31,7 +31,7 @@ from pyspark.sql.types import BinaryType, LongType, StringType, StructField, Str
 
 from rmf_spark.dlayer.profiles import _FileSpec
 from rmf_spark.dlayer.validate import RAW_PREFIX, json_schema
-from rmf_spark.errors import InputDataError
+from rmf_spark.errors import InputDataError, jvm_cause
 
 __all__ = [
     "Splits",
@@ -93,8 +93,8 @@ def list_input_files(spark: SparkSession, path: str, *, what: str) -> list[str]:
 def _first_lines(spark: SparkSession, file: str, n: int) -> list[str]:
     try:
         rows = spark.read.format("text").load(file).limit(n).collect()
-    except Exception as exc:  # a JVM error: say which file, keep the first line of the cause
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    except Exception as exc:  # a JVM error: say which file and the cause
+        first = jvm_cause(exc, limit=300)
         raise InputDataError(f"file {file} cannot be read: {first}", code="INPUT_CORRUPT") from None
     return [r[0] for r in rows]
 

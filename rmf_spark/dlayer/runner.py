@@ -67,7 +67,7 @@ from rmf_spark.dlayer.validate import (
     with_json_fields,
     with_raw_columns,
 )
-from rmf_spark.errors import ConfigError, InputDataError, RmfError
+from rmf_spark.errors import ConfigError, InputDataError, RmfError, jvm_cause
 from rmf_spark.tables import TableSpec
 
 __all__ = ["mno_profile", "run_ingest", "run_ingest_cells"]
@@ -126,8 +126,7 @@ def _reading(files: Sequence[str], redact: int) -> Iterator[None]:
     except (RmfError, AnalysisException):
         raise
     except (CapturedException, Py4JJavaError) as exc:
-        text = str(exc).strip()
-        first = text.splitlines()[0][:400] if text else type(exc).__name__
+        first = jvm_cause(exc)  # the real cause (e.g. a truncated stream), not the Py4J call
         if redact:
             first = re.sub(f"[0-9]{{{redact},}}", "<digits>", first)
         shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")

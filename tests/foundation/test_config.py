@@ -35,6 +35,35 @@ def test_load_config_unknown_key_names_file_and_key(tmp_path):
     assert "spark.mastr" in str(err.value)
 
 
+def test_unknown_key_suggests_the_closest_known_key(tmp_path):
+    p = _write(tmp_path, "[spark]\nmastr = 'local[2]'\n[ingest.mno.x]\nraw_dri = 'r'\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    msg = str(err.value)
+    assert "unknown key 'spark.mastr' (did you mean 'spark.master'?)" in msg
+    # within a table of named entries too
+    assert "unknown key 'ingest.mno.x.raw_dri' (did you mean 'ingest.mno.x.raw_dir'?)" in msg
+    far = _write(tmp_path, "[spark]\nzzz_qqq = 1\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(far)
+    assert "unknown key 'spark.zzz_qqq'" in str(err.value) and "did you mean" not in str(err.value)
+
+
+def test_input_profile_unknown_key_gets_the_same_message(tmp_path):
+    from rmf_spark.dlayer.profiles import load_profile
+
+    text = (ROOT / "conf" / "inputs" / "mno_a.toml").read_text()
+    assert "\ndelimiter" in text
+    p = tmp_path / "mno.toml"
+    p.write_text(text.replace("\ndelimiter", "\ndelimeter", 1))
+    with pytest.raises(ConfigError) as err:
+        load_profile(p)
+    assert err.value.code == "PROFILE_INVALID"
+    assert f"{p}: unknown key 'events.delimeter' (did you mean 'events.delimiter'?)" in str(
+        err.value
+    )
+
+
 def test_load_config_unknown_section_is_an_error(tmp_path):
     p = _write(tmp_path, "[sparkk]\nmaster = 'local[2]'\n")
     with pytest.raises(ConfigError, match="unknown key 'sparkk'"):
