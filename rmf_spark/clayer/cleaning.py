@@ -14,7 +14,11 @@ Flags (``docs/tables.md`` section 4; after the Eurostat MultiMNO semantic cleani
   (same-time duplicates) are not judged. Only events of the processed date are seen.
 
 ``cell_unusable`` marks events whose cell plan is valid but cannot be modelled (see
-:mod:`rmf_spark.clayer.cells`); ``usable`` is true when no flag is set.
+:mod:`rmf_spark.clayer.cells`); ``usable`` is true when no flag is set and the event has a
+cell. An event without a cell is an outbound roaming record (the D-layer lets no other row
+through without one: ``docs/bronze.md``): no flag applies to it (MultiMNO's semantic cleaning
+exempts outbound events too), and it is not usable for location; the device stage keeps it as
+``abroad`` (``event_location``).
 """
 
 from __future__ import annotations
@@ -56,8 +60,10 @@ def flag_events(
     -------
     DataFrame
         The events plus ``footprint_version``, the four :data:`EVENT_FLAGS`, ``cell_unusable``
-        and ``usable`` (booleans, never null).
+        and ``usable`` (booleans, never null; an event without a cell has no flag and is not
+        usable).
     """
+    has_cell = F.col("cell_id").isNotNull()
     known = cell_version.select("cell_id").distinct().withColumn("_known", F.lit(True))
     valid = (
         active_cells(cell_version, date=date)
@@ -72,7 +78,7 @@ def flag_events(
         events.join(F.broadcast(known), "cell_id", "left")
         .join(F.broadcast(valid), "cell_id", "left")
         .withColumn("footprint_version", F.col("_v.footprint_version"))
-        .withColumn("unknown_cell", F.col("_known").isNull())
+        .withColumn("unknown_cell", F.col("_known").isNull() & has_cell)
         .withColumn("cell_not_valid", F.col("_known").isNotNull() & F.col("_v").isNull())
         .withColumn("cell_unusable", F.coalesce(~F.col("_v.usable"), F.lit(False)))
         .withColumn("_x", F.col("_v.x"))
@@ -100,17 +106,20 @@ def flag_events(
     any_flag = F.lit(False)
     for flag in (*EVENT_FLAGS, "cell_unusable"):
         any_flag = any_flag | F.col(flag)
-    return df.withColumn("usable", ~any_flag).drop(
+    return df.withColumn("usable", ~any_flag & has_cell).drop(
         "_known", "_v", "_x", "_y", "_t", "_prev", "_next"
     )
 
 
 def cleaning_metrics(flagged: DataFrame, *, date: str) -> DataFrame:
-    """Counts per date: ``events``, ``usable`` and each flag (``date, metric, value``)."""
-    names = ("events", "usable", *EVENT_FLAGS, "cell_unusable")
-    aggs = [F.count(F.lit(1)).alias("events")] + [
-        F.sum(F.col(n).cast("long")).alias(n) for n in names[1:]
-    ]
+    """Counts per date: ``events``, ``usable``, each flag and ``outbound`` (events without a
+    cell: roaming records of subscribers abroad) as ``date, metric, value`` rows."""
+    names = ("events", "usable", *EVENT_FLAGS, "cell_unusable", "outbound")
+    aggs = (
+        [F.count(F.lit(1)).alias("events")]
+        + [F.sum(F.col(n).cast("long")).alias(n) for n in names[1:-1]]
+        + [F.count_if(F.col("cell_id").isNull()).alias("outbound")]
+    )
     wide = flagged.agg(*aggs)
     stack = ", ".join(f"'{n}', coalesce({n}, 0L)" for n in names)
     return wide.select(

@@ -8,6 +8,13 @@ of the half-open INSPIRE tile ``[E, E + 100) x [N, N + 100)`` joined to the grid
 grid this key join is the exact point-in-tile relation (a polygon ``ST_Contains`` join would
 give no tile, and ``ST_Intersects`` two tiles, to points on a tile border) and costs one
 equi-join; points outside the grid get ``tile_id = null``.
+
+``domain`` follows MultiMNO's event cleaning: ``outbound`` for a roaming record of the MNO's
+own subscriber abroad (no cell, a visited PLMN whose MCC is not ``home_mcc``: bronze has no
+other row without a cell), else ``domestic`` when the SIM's MCC is ``home_mcc`` and
+``inbound`` when it is another. An outbound row has ``abroad = true`` and ``visited_plmn``
+(its bronze ``plmn``), the columns the device stage makes abroad segments of; it has no tile
+and is not ``usable``.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from pyspark.sql import functions as F
 
 from rmf_spark.clayer import schemas
 from rmf_spark.clayer.grid import tile_id_of_xy
+from rmf_spark.roaming import is_outbound_record
 
 __all__ = ["event_location", "wgs84_to_3035"]
 
@@ -49,7 +57,8 @@ def event_location(flagged: DataFrame, grid: DataFrame, *, home_mcc: int) -> Dat
     grid
         :data:`~rmf_spark.clayer.schemas.GRID` (only ``tile_id`` is read).
     home_mcc
-        Mobile country code of the MNO's country; other MCCs are ``inbound``.
+        Mobile country code of the MNO's country; other MCCs are ``inbound``, and a row
+        without a cell whose PLMN has another MCC is ``outbound`` (module notes).
     """
     df = flagged
     for c in ("latitude", "longitude"):
@@ -60,11 +69,16 @@ def event_location(flagged: DataFrame, grid: DataFrame, *, home_mcc: int) -> Dat
     df = df.join(tiles, "_tile", "left").withColumn(
         "tile_id", F.when(F.col("_in_grid"), F.col("_tile"))
     )
+    outbound = is_outbound_record(F.col("cell_id"), F.col("plmn"), home_mcc)
     df = df.withColumn(
         "domain",
-        F.when(F.col("mcc").isNull(), F.lit(None).cast("string"))
+        F.when(outbound, F.lit("outbound"))
+        .when(F.col("mcc").isNull(), F.lit(None).cast("string"))
         .when(F.col("mcc") == home_mcc, "domestic")
         .otherwise("inbound"),
+    )
+    df = df.withColumn(schemas.ABROAD, outbound).withColumn(
+        schemas.VISITED_PLMN, F.when(outbound, F.col("plmn"))
     )
     for f in schemas.EVENT_LOCATION.fields:
         if f.name not in df.columns:

@@ -20,6 +20,7 @@ from pyspark.sql.types import (
 )
 
 __all__ = [
+    "ABROAD",
     "BRONZE_CELL_COLUMNS",
     "BRONZE_EVENT_COLUMNS",
     "CELL_FOOTPRINT",
@@ -54,6 +55,7 @@ __all__ = [
     "TILE_ZONE_PARTITIONS",
     "TIMING_ADVANCE",
     "USABLE",
+    "VISITED_PLMN",
     "X_LL",
     "Y_LL",
     "ZONES",
@@ -81,6 +83,10 @@ Y_LL = "y_ll"
 ZONE_LEVEL = "zone_level"
 ZONE_ID = "zone_id"
 DATE = "date"
+#: an outbound roaming record: the MNO's subscriber on a foreign network (domain ``outbound``)
+ABROAD = "abroad"
+#: the visited network's PLMN (MCC + MNC) of an outbound roaming record
+VISITED_PLMN = "visited_plmn"
 
 
 def _s(*fields: tuple[str, object]) -> StructType:
@@ -186,6 +192,8 @@ EVENT_LOCATION = _s(
     ("mnc", StringType()),
     ("plmn", StringType()),
     ("domain", StringType()),
+    (ABROAD, BooleanType()),
+    (VISITED_PLMN, StringType()),
     ("record_id", StringType()),
     *[(f, BooleanType()) for f in EVENT_FLAGS],
     ("cell_unusable", BooleanType()),

@@ -149,7 +149,15 @@ class ConvergenceSettings(Section):
             "(a synthetic world's DIR/reference); default <lake>/shared/reference"
         ),
     )
-    home_mcc: int = Field(214, ge=0, le=999, description="events with another MCC are inbound")
+    home_mcc: int = Field(
+        214,
+        ge=0,
+        le=999,
+        description=(
+            "events with another MCC are inbound; records without a cell whose PLMN has "
+            "another MCC are outbound (the D-layer keeps them)"
+        ),
+    )
     grid: GridSettings = Field(default_factory=GridSettings)
     radio: RadioSettings = Field(default_factory=RadioSettings)
     pruning: PruningSettings = Field(default_factory=PruningSettings)

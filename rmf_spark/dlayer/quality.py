@@ -32,9 +32,11 @@ def bronze_day_metrics(bronze_day: DataFrame) -> dict[str, float | None]:
     -------
     dict
         ``distinct_devices``, ``distinct_cells``, ``events_per_device_{p50,p90,p99,max}``,
-        ``events_per_cell_{p50,p90,max}`` and ``events_hour_00`` .. ``events_hour_23``
-        (hour of ``event_ts`` in UTC). Quantiles are ``percentile_approx`` (accuracy 10 000).
-        The runner computes them while the quarantine pass runs: they need no load count.
+        ``events_per_cell_{p50,p90,max}``, ``outbound_records`` (rows without a cell: the
+        MNO's subscribers abroad, left out of the per-cell figures) and ``events_hour_00`` ..
+        ``events_hour_23`` (hour of ``event_ts`` in UTC). Quantiles are
+        ``percentile_approx`` (accuracy 10 000). The runner computes them while the quarantine
+        pass runs: they need no load count.
 
     Notes
     -----
@@ -53,6 +55,7 @@ def bronze_day_metrics(bronze_day: DataFrame) -> dict[str, float | None]:
     # grouping_id bits, first column highest: 0b011 = by device, 0b101 = by cell
     kind = (
         F.when(F.col("_g") == 3, F.lit("device"))
+        .when((F.col("_g") == 5) & F.col("cell_id").isNull(), F.lit("outbound"))
         .when(F.col("_g") == 5, F.lit("cell"))
         .otherwise(F.format_string("hour_%02d", "hour"))
     )
@@ -73,6 +76,7 @@ def bronze_day_metrics(bronze_day: DataFrame) -> dict[str, float | None]:
     metrics: dict[str, float | None] = {}
     metrics["distinct_devices"] = float(dev["n"])
     metrics["distinct_cells"] = float(cell["n"])
+    metrics["outbound_records"] = float(stats.get("outbound", empty)["total"])
     for name, row, labels in (
         ("device", dev, ("p50", "p90", "p99")),
         ("cell", cell, ("p50", "p90")),

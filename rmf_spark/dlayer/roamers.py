@@ -12,7 +12,9 @@ key derived from the MNOs' shared ``RMF_LINK_KEY`` for the calendar month of the
     K_month     = HMAC-SHA256(RMF_LINK_KEY, "rmf_spark fusion roamer link|YYYY-MM")[:16]
     roamer_link = SipHash-2-4(K_month, len(imsi) << 60 | imsi)
 
-stored as a signed long (the same 64 bits). Domestic events, identifiers that are not 1 to 18
+stored as a signed long (the same 64 bits). Domestic events, outbound roaming records (no
+cell: the MNO's own subscriber abroad, whose MCC is the visited network's), identifiers that
+are not 1 to 18
 digits, and profiles whose identifier is already a pseudonym have a null link. The fusion
 export reads the links of its period from bronze and keys them again per period
 (:func:`rmf_spark.fusion.signatures.export_roamer_links`); ``docs/fusion.md`` section 7.1.
@@ -109,7 +111,7 @@ def with_roamer_link(
     Parameters
     ----------
     df
-        Typed event rows with ``mcc`` and the raw identifier (:func:`~.pseudonymise.
+        Typed event rows with ``cell_id``, ``mcc`` and the raw identifier (:func:`~.pseudonymise.
         with_device_id` leaves it in ``_raw_id``).
     key
         :func:`roamer_link_key` of the load's date; None: every link null.
@@ -126,5 +128,8 @@ def with_roamer_link(
     if key is None or pseudonymised:
         return df.withColumn(ROAMER_LINK, F.lit(None).cast("long"))
     link = F.arrow_udf(_hasher(bytes(key)), "long")
-    inbound: Column = F.col("mcc").isNotNull() & (F.col("mcc") != F.lit(home_mcc))
+    # a row without a cell is an outbound roaming record: the MNO's own subscriber abroad
+    inbound: Column = (
+        F.col("cell_id").isNotNull() & F.col("mcc").isNotNull() & (F.col("mcc") != F.lit(home_mcc))
+    )
     return df.withColumn(ROAMER_LINK, link(F.when(inbound, F.col(raw_id).cast("string"))))

@@ -227,7 +227,11 @@ def run_ingest(spark: SparkSession, cfg: RmfConfig, *, mno: str, date: dt.date) 
         def typed(rows: DataFrame) -> DataFrame:
             return (
                 rows.transform(
-                    with_event_columns, spec=spec, date=date, tolerance_s=ing.timestamp_tolerance_s
+                    with_event_columns,
+                    spec=spec,
+                    date=date,
+                    tolerance_s=ing.timestamp_tolerance_s,
+                    home_mcc=cfg.convergence.home_mcc,
                 )
                 .withColumn("mno_id", F.lit(mno_id))
                 .withColumn("date", F.lit(date))

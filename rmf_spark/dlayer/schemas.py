@@ -78,7 +78,9 @@ EVENTS_SCHEMA = StructType(
     [
         StructField("device_id", StringType(), False),
         StructField("event_ts", TimestampType(), False),
-        StructField("cell_id", StringType(), False),
+        # null on an outbound roaming record only (docs/bronze.md); Delta stores every column
+        # of a DataFrame write as nullable, so tables written before read and write unchanged
+        StructField("cell_id", StringType(), True),
         StructField("event_type", StringType(), True),
         StructField("technology", StringType(), True),
         StructField("mcc", IntegerType(), False),

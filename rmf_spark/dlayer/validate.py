@@ -19,6 +19,7 @@ from pyspark.sql.types import ArrayType, StringType, StructField, StructType
 
 from rmf_spark.dlayer import schemas as S
 from rmf_spark.dlayer.profiles import EVENT_TARGETS, EventsProfile, _FileSpec
+from rmf_spark.roaming import is_outbound_record
 
 __all__ = [
     "RAW_PREFIX",
@@ -175,7 +176,12 @@ def _number(name: str | None, kind: str) -> tuple[Column, Column]:
 
 
 def with_event_columns(
-    df: DataFrame, *, spec: EventsProfile, date: dt.date, tolerance_s: int
+    df: DataFrame,
+    *,
+    spec: EventsProfile,
+    date: dt.date,
+    tolerance_s: int,
+    home_mcc: int | None = None,
 ) -> DataFrame:
     """Typed bronze event columns and ``reason_codes`` from the raw string columns.
 
@@ -189,6 +195,12 @@ def with_event_columns(
         The loaded day (in ``spec.day_time_zone``).
     tolerance_s
         Seconds an event may lie outside the day before it is ``OUT_OF_DAY``.
+    home_mcc
+        The country's MCC (``convergence.home_mcc``). When given, a record without a cell
+        whose PLMN is foreign is an outbound roaming record (:func:`is_outbound_record`):
+        the cell column is not mandatory for it, and its ``plmn`` (the visited network) need
+        not be ``mcc`` + ``mnc`` (a source may give the SIM's network there). None: every
+        mandatory column is mandatory on every row.
 
     Returns
     -------
@@ -209,8 +221,11 @@ def with_event_columns(
     mcc = mcc_s.try_cast("int")
     mcc_ok = mcc.between(100, 999) & mcc_s.rlike("^[0-9]{3}$")
     mnc_ok = mnc_s.rlike("^[0-9]{2,3}$")
+    cell_s = get["cell_id"]
+    plmn = F.when(plmn_s.isNotNull(), plmn_s).when(mcc_ok & mnc_ok, F.concat(mcc_s, mnc_s))
+    outbound = F.lit(False) if home_mcc is None else is_outbound_record(cell_s, plmn, home_mcc)
     plmn_ok = plmn_s.rlike("^[0-9]{5,6}$") & (
-        F.lit(True) if spec.mcc_mnc_from_plmn else plmn_s == F.concat(mcc_s, mnc_s)
+        F.lit(True) if spec.mcc_mnc_from_plmn else (plmn_s == F.concat(mcc_s, mnc_s)) | outbound
     )
     bad_mcc = (
         (mcc_s.isNotNull() & ~mcc_ok)
@@ -239,7 +254,11 @@ def with_event_columns(
     bad_coord = bad_coord | ~F.coalesce(lon.between(-180, 180), F.lit(True))
     bad_value = bad_err | bad_ta | (err < 0) | (ta < 0)
     bad_value = bad_value | (get["technology"].isNotNull() & tech.isNull())
-    mandatory = [raw_col(c).isNull() for c in spec.mandatory]
+    cell_raw = m["cell_id"]  # not mandatory on an outbound record
+    mandatory = [
+        raw_col(c).isNull() & ~outbound if c == cell_raw else raw_col(c).isNull()
+        for c in spec.mandatory
+    ]
     checks = [
         (reduce(lambda a, b: a | b, mandatory) if mandatory else F.lit(False), S.NULL_MANDATORY),
         (raw_col(spec.timestamp.column).isNotNull() & ts.isNull(), S.BAD_TIMESTAMP),
@@ -249,21 +268,15 @@ def with_event_columns(
         (bad_value, S.BAD_VALUE),
     ]
     if spec.cell_id_pattern:
-        checks.append(
-            (
-                get["cell_id"].isNotNull() & ~get["cell_id"].rlike(spec.cell_id_pattern),
-                S.BAD_CELL_ID,
-            )
-        )
+        checks.append((cell_s.isNotNull() & ~cell_s.rlike(spec.cell_id_pattern), S.BAD_CELL_ID))
     field_reasons = codes_where(checks)
     structural = codes_where(
         [(~F.col("_encoding_ok"), S.INVALID_ENCODING), (~F.col("_structure_ok"), S.MALFORMED_ROW)]
     )
     record_id = _record_id(spec)
-    plmn = F.when(plmn_s.isNotNull(), plmn_s).when(mcc_ok & mnc_ok, F.concat(mcc_s, mnc_s))
     return df.select(
         "*",
-        get["cell_id"].alias("cell_id"),
+        cell_s.alias("cell_id"),
         get["event_type"].alias("event_type"),
         tech.alias("technology"),
         mcc.alias("mcc"),

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from scipy.stats import poisson
@@ -39,6 +40,8 @@ __all__ = [
     "HOURLY",
     "KINDS",
     "TA_STEP_M",
+    "cdr_kinds",
+    "in_day_sorted",
     "to_device_days",
     "to_events",
     "with_serving_cell",
@@ -56,6 +59,23 @@ HOURLY = np.array([0.3, 0.15, 0.1, 0.1, 0.1, 0.2, 0.5, 1.2, 1.8, 2.0, 2.0, 2.0, 
 TA_STEP_M = {"2G": (553.85, 63), "4G": (78.12, 1282), "5G": (78.12, 1282)}
 _BURST = 1.8
 _CHUNK = 2000  # device-days per pandas call
+
+
+def cdr_kinds(u: NDArray[np.float64]) -> NDArray[np.int8]:
+    """Kind codes of CDR events from uniforms: call / sms / data in 40 / 25 / 35 %."""
+    return np.where(u < 0.4, 0, np.where(u < 0.65, 1, 2)).astype(np.int8)
+
+
+def in_day_sorted(
+    times: list[NDArray], rows: list[NDArray], kinds: list[NDArray], start: NDArray, end: NDArray
+) -> tuple[NDArray, NDArray, NDArray]:
+    """The parts joined, the events of each row inside its day ``[start, end)``, sorted by row
+    then time: ``(time_s, row, kind)``."""
+    time_s, row, kind = np.concatenate(times), np.concatenate(rows), np.concatenate(kinds)
+    ok = (time_s >= start[row]) & (time_s < end[row])
+    time_s, row, kind = time_s[ok], row[ok], kind[ok]
+    order = np.lexsort((time_s, row))
+    return time_s[order], row[order], kind[order]
 
 
 def events_pandas(
@@ -85,7 +105,7 @@ def events_pandas(
     times = [s_t[e_s] + cs - np.repeat(cs[first], size)]
     rows = [srow[e_s]]
     u_kind = uniform(ekey_s, stream + 7, seed)
-    kinds = [np.where(u_kind < 0.4, 0, np.where(u_kind < 0.65, 1, 2)).astype(np.int8)]
+    kinds = [cdr_kinds(u_kind)]
     if mno.regime == "signalling":
         period = mno.periodic_update_min * 60.0
         n_p = int(86400 // period) + 1
@@ -108,13 +128,7 @@ def events_pandas(
         )
         rows.append(hrow)
         kinds.append(np.full(len(hrow), 4, dtype=np.int8))
-    time_s = np.concatenate(times)
-    row = np.concatenate(rows)
-    kind = np.concatenate(kinds)
-    ok = (time_s >= start[row]) & (time_s < end[row])
-    time_s, row, kind = time_s[ok], row[ok], kind[ok]
-    order = np.lexsort((time_s, row))
-    time_s, row, kind = time_s[order], row[order], kind[order]
+    time_s, row, kind = in_day_sorted(times, rows, kinds, start, end)
     seq = within(np.bincount(row, minlength=n))
     x, y, _ = positions_at(pdf, row, time_s)
     n_cols = int(t.width_m // TILE_M)

@@ -26,6 +26,8 @@ from rmf_spark.config_base import Section, load_toml
 __all__ = [
     "FaultRates",
     "MnoParams",
+    "OutboundDestination",
+    "OutboundParams",
     "PopulationParams",
     "RadioTruthParams",
     "SubscriptionParams",
@@ -43,6 +45,18 @@ RawFormat = Literal["mno_a", "mno_b"]
 #: the D-layer input profile (``conf/inputs/``) that reads each raw format of the world
 #: (``writers.py`` writes them: docs/tables.md section 1)
 INPUT_PROFILES: dict[str, str] = {"mno_a": "mno_a.toml", "mno_b": "mno_b.toml"}
+
+
+def _check_plmn_keys(plmns: dict[str, Any], what: str) -> None:
+    bad = sorted(k for k in plmns if not re.fullmatch(r"\d{5}", k))
+    if bad or not plmns:
+        raise ValueError(f"{what} keys must be MCC + 2-digit MNC (5 digits): {bad}")
+
+
+def _foreign(plmns: dict[str, Any], home: set[int], what: str, why: str) -> None:
+    own = sorted(p for p in plmns if int(p[:3]) in home)
+    if own:
+        raise ValueError(f"{what} {own} have the MNOs' own MCC: {why}")
 
 
 class TerritoryParams(Section):
@@ -115,11 +129,50 @@ class SubscriptionParams(Section):
 
     @model_validator(mode="after")
     def _plmns(self) -> SubscriptionParams:
-        bad = sorted(k for k in self.roamer_plmns if not re.fullmatch(r"\d{5}", k))
-        if bad or not self.roamer_plmns:
-            raise ValueError(f"roamer_plmns keys must be MCC + 2-digit MNC (5 digits): {bad}")
+        _check_plmn_keys(self.roamer_plmns, "roamer_plmns")
         if any(not (w > 0 and math.isfinite(w)) for w in self.roamer_plmns.values()):
             raise ValueError("roamer_plmns weights must be positive")
+        return self
+
+
+class OutboundDestination(Section):
+    """One visited network of the residents' trips abroad."""
+
+    country: str = Field(..., pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code")
+    weight: float = Field(..., gt=0.0, description="share of the trips (relative weight)")
+
+
+def _default_destinations() -> dict[str, OutboundDestination]:
+    return {
+        "20801": OutboundDestination(country="FR", weight=0.30),
+        "26801": OutboundDestination(country="PT", weight=0.20),
+        "22201": OutboundDestination(country="IT", weight=0.20),
+        "26201": OutboundDestination(country="DE", weight=0.15),
+        "23415": OutboundDestination(country="GB", weight=0.15),
+    }
+
+
+class OutboundParams(Section):
+    """What an MNO sees of its own subscribers abroad: roaming records on a visited network
+    (the travellers themselves are ``population.outbound_share``, ``outbound_days``)."""
+
+    destinations: dict[str, OutboundDestination] = Field(
+        default_factory=_default_destinations,
+        description="visited PLMN (MCC + 2-digit MNC) -> country and weight; one per trip",
+    )
+    activity: float = Field(
+        0.5, gt=0.0, le=5.0, description="CDR events per device-day abroad / calls_per_day"
+    )
+    update_interval_min: float = Field(
+        60.0,
+        ge=5.0,
+        le=1440.0,
+        description="signalling: one data-session record of a device abroad per interval",
+    )
+
+    @model_validator(mode="after")
+    def _plmns(self) -> OutboundParams:
+        _check_plmn_keys(self.destinations, "destinations")
         return self
 
 
@@ -201,6 +254,7 @@ class SynthProfile(Section):
     subscriptions: SubscriptionParams = Field(default_factory=SubscriptionParams)
     mnos: list[MnoParams]
     radio: RadioTruthParams = Field(default_factory=RadioTruthParams)
+    outbound: OutboundParams = Field(default_factory=OutboundParams)
     faults: FaultRates = Field(default_factory=FaultRates)
     source: str = Field("<defaults>", exclude=True)
 
@@ -212,12 +266,10 @@ class SynthProfile(Section):
         if sum(m.market_share for m in self.mnos) >= 1.0 + 1e-9:
             raise ValueError("market shares must sum to less than 1")
         home = {m.mcc for m in self.mnos}
-        domestic = sorted(p for p in self.subscriptions.roamer_plmns if int(p[:3]) in home)
-        if domestic:
-            raise ValueError(
-                f"subscriptions.roamer_plmns {domestic} have the MNOs' own MCC: "
-                "a visitor's SIM is foreign"
-            )
+        sims = self.subscriptions.roamer_plmns
+        _foreign(sims, home, "subscriptions.roamer_plmns", "a visitor's SIM is foreign")
+        visited = self.outbound.destinations
+        _foreign(visited, home, "outbound.destinations", "a trip abroad visits a foreign network")
         return self
 
     @property

@@ -34,6 +34,7 @@ from rmf_spark.synth import truth as tr
 from rmf_spark.synth import writers as wr
 from rmf_spark.synth.faults import FAULT_KINDS, to_fault_tags, with_faults
 from rmf_spark.synth.network import build_network, cell_epochs
+from rmf_spark.synth.outbound import outbound_records, to_outbound_trips, trips_truth
 from rmf_spark.synth.population import to_persons, to_tourists
 from rmf_spark.synth.profile import MnoParams, SynthProfile, load_profile
 from rmf_spark.synth.radio_truth import compute_tile_cells
@@ -178,6 +179,7 @@ class _Network:
 class _MnoResult:
     events_per_day: dict[str, int]
     faults_by_kind: dict[str, int]
+    outbound_records: int
     tags: DataFrame
 
 
@@ -208,9 +210,10 @@ _BROADCAST_TILE_ROWS = 3_000_000
 
 def _mno_events(
     w: _World, i: int, mno: MnoParams, net_f: Future[_Network], devices: DataFrame,
-    schedules: DataFrame,
+    schedules: DataFrame, trips: DataFrame,
 ) -> _MnoResult:  # fmt: skip
-    """Events, serving cells and faults of one MNO (staged), its raw files and counts."""
+    """Events, serving cells and faults of one MNO, with the roaming records of its devices
+    abroad (staged), its raw files and counts."""
     prof, dates = w.prof, w.dates
     net = net_f.result()
     with w.timer.stage("events"):
@@ -250,11 +253,16 @@ def _mno_events(
             inactive_cells={d: sorted(ids[~net.masks[e]].tolist()) for d, e in by_date},
             active_cells={d: sorted(ids[net.masks[e]].tolist()) for d, e in by_date},
         )
+        abroad = outbound_records(
+            devices, trips, mno=mno, outbound=prof.outbound, seed=w.seed, stream=1000 * (i + 1),
+            day_start_s=local_day_starts(prof.start_date, prof.n_days + 2, prof.time_zone),
+            file_date=file_date, dates=dates, roamer_plmns=prof.subscriptions.roamer_plmns,
+        )  # fmt: skip
         staged = _stage(
             faulty.select(
                 "record_id", "raw_id", "ts_ms", "file_date", "cell_id", "kind", "technology",
                 "mcc", "mnc", "ta", "fault_kind",
-            ),
+            ).unionByName(abroad),
             w.work / mno.mno_id / "events",
         )  # fmt: skip
     with w.timer.stage("raw_files"):
@@ -274,20 +282,26 @@ def _mno_events(
         raw = w.out / "raw" / mno.mno_id
         wr.write_daily_text(lines, raw / "events", file_name=name, header=header,
                             n_partitions=max(1, prof.n_days))  # fmt: skip
-        # one job for both counts: rows per file date and fault kind
+        # one job for the counts: rows per file date, fault kind and cell-less (abroad) or not
         counts = (
-            staged.groupBy(F.date_format("file_date", "yyyy-MM-dd").alias("d"), "fault_kind")
+            staged.groupBy(
+                F.date_format("file_date", "yyyy-MM-dd").alias("d"),
+                "fault_kind",
+                F.col("cell_id").isNull().alias("abroad"),
+            )
             .count()
             .collect()
         )
     per_day: dict[str, int] = {}
     by_kind: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
+    n_abroad = 0
     for r in counts:
         per_day[r["d"]] = per_day.get(r["d"], 0) + int(r["count"])
         if r["fault_kind"] is not None:
             by_kind[r["fault_kind"]] += int(r["count"])
+        n_abroad += int(r["count"]) if r["abroad"] else 0
     return _MnoResult(
-        dict(sorted(per_day.items())), by_kind, to_fault_tags(staged, mno_id=mno.mno_id)
+        dict(sorted(per_day.items())), by_kind, n_abroad, to_fault_tags(staged, mno_id=mno.mno_id)
     )
 
 
@@ -415,8 +429,9 @@ def _generate(
         )  # fmt: skip
         devices = devices_f.result()
     # --- events per MNO first (the longest branches), then the truth tables ----------------------
+    trips = to_outbound_trips(persons, outbound=prof.outbound, seed=seed)
     mno_fs = [
-        jobs.submit(_mno_events, w, i, mno, nets[i], devices, schedules)
+        jobs.submit(_mno_events, w, i, mno, nets[i], devices, schedules, trips)
         for i, mno in enumerate(prof.mnos)
     ]
     jobs.submit(_truth_positions, w, schedules, devices)
@@ -431,6 +446,7 @@ def _generate(
     noise = prof.population.register_noise_sd
     jobs.write(_persons_truth(persons, sim_dates), truth / "persons", "truth")
     jobs.write(truth_devices, truth / "devices", "truth")
+    jobs.write(trips_truth(trips, start_date=dates[0]), truth / "outbound_trips", "truth")
     jobs.write(
         tr.compute_od_flows(schedules, muni_region=muni_region, dates=dates),
         truth / "od_flows",
@@ -502,6 +518,9 @@ def _generate(
             "events": events_per_day,
             "events_total": int(sum(sum(v.values()) for v in events_per_day.values())),
             "faults": {m.mno_id: r.faults_by_kind for m, r in zip(prof.mnos, results, strict=True)},
+            "outbound_records": {
+                m.mno_id: r.outbound_records for m, r in zip(prof.mnos, results, strict=True)
+            },
         },
         "regional_shares": {
             m.mno_id: [round(float(v), 6) for v in shares[:, j]] for j, m in enumerate(prof.mnos)

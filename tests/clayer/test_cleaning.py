@@ -83,6 +83,7 @@ def test_flags_on_rows(spark):
         "impossible_movement": 1,
         "same_time_duplicate": 2,
         "cell_unusable": 1,
+        "outbound": 0,
     }
     assert_df_equality(
         cleaning.cleaning_metrics(flagged, date=DAY),

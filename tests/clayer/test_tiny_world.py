@@ -66,3 +66,35 @@ def test_true_positions_lie_in_the_footprint(spark, tiny_world, tiny_demo):
           "have their true tile in the serving cell's footprint")  # fmt: skip
     assert row["n"] > 100
     assert share > 0.9
+
+
+def test_outbound_rows_are_abroad_with_their_visited_network_and_not_located(
+    spark, tiny_world, tiny_demo
+):
+    from rmf_spark.synth.profile import load_profile
+
+    destinations = set(load_profile("tiny").outbound.destinations)
+    cfg = tiny_demo.cfg
+    day = tiny_demo.days[0]
+    for mno in ("mno_a", "mno_b"):
+        el = tables.EVENT_LOCATION.read(spark, cfg, mno=mno).where(F.col("date") == F.lit(day))
+        n_no_cell = (
+            tables.EVENTS.read(spark, cfg, mno=mno)
+            .where((F.col("date") == F.lit(day)) & F.col("cell_id").isNull())
+            .count()
+        )
+        out = el.where(F.col("domain") == "outbound")
+        rows = out.select(
+            "abroad", "visited_plmn", "plmn", "cell_id", "tile_id", "usable", "unknown_cell"
+        ).collect()
+        assert len(rows) == n_no_cell > 20, mno
+        assert all(r["abroad"] and r["visited_plmn"] == r["plmn"] for r in rows)
+        assert {r["visited_plmn"] for r in rows} <= destinations
+        assert not any(r["usable"] or r["unknown_cell"] or r["tile_id"] for r in rows)
+        # abroad is exactly the outbound domain; present population reads usable rows only
+        assert el.where(F.col("abroad") & (F.col("domain") != "outbound")).count() == 0
+        assert el.where(F.col("visited_plmn").isNotNull()).count() == len(rows)
+        metrics = tables.CLEANING_METRICS.read(spark, cfg, mno=mno).where(
+            (F.col("date") == F.lit(day)) & (F.col("metric") == "outbound")
+        )
+        assert [r["value"] for r in metrics.collect()] == [len(rows)]

@@ -52,3 +52,14 @@ def test_bronze_day_metrics_counts_per_device_cell_and_hour(spark):
     assert m["events_per_device_p50"] == 3 and m["events_per_device_max"] == 5
     assert m["events_per_cell_max"] == 9  # c1: devices 1, 3 and 5
     assert [m[f"events_hour_{h:02d}"] for h in range(7)] == [0, 1, 2, 3, 4, 5, 0]
+    assert m["outbound_records"] == 0
+
+
+def test_bronze_day_metrics_count_outbound_records_apart_from_cells(spark):
+    # two events in cell c1 and three roaming records without a cell (a subscriber abroad)
+    t = dt.datetime(2024, 1, 1, 10)
+    rows = [("d1", "c1", t), ("d1", "c1", t), ("d2", None, t), ("d2", None, t), ("d3", None, t)]
+    day = spark.createDataFrame(rows, "device_id string, cell_id string, event_ts timestamp")
+    m = bronze_day_metrics(day)
+    assert m["distinct_cells"] == 1 and m["events_per_cell_max"] == 2
+    assert m["outbound_records"] == 3 and m["distinct_devices"] == 3

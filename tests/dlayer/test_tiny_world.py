@@ -10,6 +10,7 @@ import datetime as dt
 import re
 
 import pytest
+from pyspark.sql import functions as F
 
 from rmf_spark import lake, tables
 
@@ -73,3 +74,46 @@ def test_ingest_events_matches_fault_truth_tags(spark, tiny_world, tiny_demo, mn
         }
         assert {rid for rid, k in day_tags if k in LATER} <= bronze_ids
     assert faults  # the world has faults at all
+
+
+def _raw_outbound_records(spark, tiny_world, mno, day):
+    """``record_id, plmn`` of the day's file's roaming records: no cell, a foreign PLMN."""
+    events = tiny_world / "raw" / mno / "events"
+    if mno == "mno_a":
+        raw = (
+            spark.read.option("sep", ";")
+            .option("header", True)
+            .csv(str(events / f"events_{day:%Y%m%d}.csv"))
+        )
+        rows = raw.where(F.col("cgi").isNull()).select(
+            "record_id", F.concat("mcc", "mnc").alias("plmn")
+        )
+    else:
+        raw = spark.read.text(str(events / f"events-{day:%Y-%m-%d}.jsonl"))
+        field = {k: F.get_json_object("value", f"$.{k}") for k in ("seq", "cell", "plmn")}
+        rows = raw.where(field["cell"].isNull()).select(
+            field["seq"].alias("record_id"), field["plmn"].alias("plmn")
+        )
+    return {r["record_id"]: r["plmn"] for r in rows.where("plmn not like '214%'").collect()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mno", ["mno_a", "mno_b"])
+def test_ingest_keeps_outbound_roaming_records_without_a_cell(spark, tiny_world, tiny_demo, mno):
+    cfg = tiny_demo.cfg
+    for day in tiny_demo.days:
+        raw = _raw_outbound_records(spark, tiny_world, mno, day)
+        assert len(raw) > 20, (mno, day)  # the tiny world's travellers, on this MNO
+        bronze = tables.EVENTS.read(spark, cfg, mno=mno).where(f"date = '{day}'")
+        no_cell = {
+            r["record_id"]: r
+            for r in bronze.where("cell_id is null")
+            .select("record_id", "plmn", "roamer_link", "technology", "timing_advance")
+            .collect()
+        }
+        assert {k: r["plmn"] for k, r in no_cell.items()} == raw  # every one, none else
+        assert all(r["roamer_link"] is None and r["technology"] is None for r in no_cell.values())
+        metrics = tables.LOAD_METRICS.read(spark, cfg, mno=mno).where(
+            f"date = '{day}' AND metric = 'outbound_records'"
+        )
+        assert [r["value"] for r in metrics.collect()] == [len(raw)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
@@ -73,10 +74,20 @@ FULL = A.model_copy(
         "cell_id_pattern": r"^214-07-\d+-\d+$",
     }
 )
-PROFILES = {"mno_a": A, "mno_b": B, "full": FULL}
+# mno_a's layout plus a plmn column: MultiMNO's convention for an outbound record (the SIM's
+# network in mcc and mnc, the visited network in plmn)
+PLMN = A.model_copy(
+    update={"columns": [*A.columns, "plmn"], "columns_map": {**A.columns_map, "plmn": "plmn"}}
+)
+PROFILES = {"mno_a": A, "mno_b": B, "full": FULL, "plmn": PLMN}
 A_OK = rawfiles._a("r1", rawfiles.MSISDNS[0], "15/01/2024 10:00:00")
 B_OK = rawfiles._b("r1", rawfiles.IMSIS[0], rawfiles.T0 + 36_000_000)
 FULL_OK = A_OK + ";40.4;-3.7"
+# outbound roaming records: no cell, the visited network (France) as the PLMN
+A_NO_CELL = rawfiles._a("r1", rawfiles.MSISDNS[0], "15/01/2024 10:00:00", cell="")
+A_ABROAD = ";".join([*A_NO_CELL.split(";")[:5], "", "208", "01", ""])
+B_NO_CELL = json.dumps({k: v for k, v in json.loads(B_OK).items() if k != "cell"})
+B_ABROAD = json.dumps({**json.loads(B_NO_CELL), "plmn": "20801"})
 BAD_BYTE = "\udcff"  # written as the single byte 0xff: not UTF-8
 
 REASON_CASES = [
@@ -84,6 +95,12 @@ REASON_CASES = [
     ("clean csv", "mno_a", A_OK, []),
     ("clean json", "mno_b", B_OK, []),
     ("clean full", "full", FULL_OK, []),
+    ("outbound csv", "mno_a", A_ABROAD, []),
+    ("outbound json", "mno_b", B_ABROAD, []),
+    ("outbound, visited plmn", "plmn", A_NO_CELL + ";20801", []),
+    ("no cell, home network", "mno_a", A_NO_CELL, [S.NULL_MANDATORY]),
+    ("no cell json, home plmn", "mno_b", B_NO_CELL, [S.NULL_MANDATORY]),
+    ("plmn not mcc+mnc", "plmn", A_OK + ";20801", [S.BAD_MCC_MNC]),
     ("null msisdn", "mno_a", A_OK.replace(rawfiles.MSISDNS[0], ""), [S.NULL_MANDATORY]),
     ("null imsi", "mno_b", rawfiles._b("r1", None, rawfiles.T0), [S.NULL_MANDATORY]),
     ("iso time", "mno_a", A_OK.replace("15/01/2024", "2024-01-15"), [S.BAD_TIMESTAMP]),
@@ -123,7 +140,7 @@ def reason_codes(spark, test_config):
         ).select("case", F.col("line").cast("string").alias("_raw"))
         codes = (
             raw.transform(with_raw_columns, spec=spec)
-            .transform(with_event_columns, spec=spec, date=DAY, tolerance_s=tolerance)
+            .transform(with_event_columns, spec=spec, date=DAY, tolerance_s=tolerance, home_mcc=214)
             .select("case", "reason_codes")
         )
         out = codes if out is None else out.unionByName(codes)

@@ -29,3 +29,16 @@ def test_load_profile_overrides_and_range_checks():
     assert load_profile("tiny", overrides={"population.n_persons": 500}).population.n_persons == 500
     with pytest.raises(ConfigError, match=r"faults\.invalid_utf8"):
         load_profile("tiny", overrides={"faults.invalid_utf8": 2.0})
+
+
+def test_load_profile_outbound_destinations_are_foreign_networks():
+    p = load_profile("tiny")
+    assert {d.country for d in p.outbound.destinations.values()} == {"FR", "PT", "IT"}
+    with pytest.raises(ConfigError, match=r"outbound\.destinations \['21403'\] have the MNOs'"):
+        load_profile(
+            "tiny", overrides={"outbound.destinations": {"21403": {"country": "ES", "weight": 1}}}
+        )
+    with pytest.raises(ConfigError, match=r"outbound\.destinations\.20801\.country"):
+        load_profile(
+            "tiny", overrides={"outbound.destinations": {"20801": {"country": "fr", "weight": 1}}}
+        )
