@@ -321,13 +321,18 @@ def release(
         typer.Option("--out", help="export directory, local or a URI (default: in the lake)"),
     ] = None,
     product: Annotated[
-        str, typer.Option("--product", help="S-layer product to release")
+        str,
+        typer.Option(
+            "--product",
+            help="S-layer product to release: present_population, residents, od, "
+            "tourism_inbound, tourism_outbound",
+        ),
     ] = "present_population",
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Release a product (present population): disclosure control, Delta + CSV + GeoParquet,
-    manifest."""
+    """Release a product (present population, residents, OD with its margins, tourism):
+    disclosure control, Delta + CSV + GeoParquet, method card, manifest."""
     from rmf_spark.release.runner import run_release
     from rmf_spark.timerange import parse_time_bound
 

@@ -67,10 +67,10 @@ def demo_config(
         the raw directory only and keeps the main profile's input profile.
     time_zone
         The world's zone (``SynthProfile.time_zone``): the usual environment's day types and
-        time intervals and the OD matrices' days and time bands are local to it, as in the
-        truth. ``device.time_zone`` stays the main profile's: it only places the device-days'
-        midnights (a stay across one is not cut), and on UTC the ``hmm`` estimator's time
-        points are the EM's days.
+        time intervals, the OD matrices' days and time bands and tourism's functional
+        midnights are local to it, as in the truth. ``device.time_zone`` stays the main
+        profile's: it only places the device-days' midnights (a stay across one is not cut),
+        and on UTC the ``hmm`` estimator's time points are the EM's days.
 
     Examples
     --------
@@ -96,8 +96,11 @@ def demo_config(
         "usual_environment.calibration.missing_register": "zero",
     }
     if time_zone is not None:
-        overrides["usual_environment.time_zone"] = time_zone
-        overrides["mobility.time_zone"] = time_zone
+        for section in ("usual_environment", "mobility", "tourism"):
+            overrides[f"{section}.time_zone"] = time_zone
+    share = Path(out, "world", "reference", tables.INBOUND_SHARE.name)
+    if share.is_dir():  # worlds made before the tourism truth have none: persons stay null
+        overrides["tourism.inbound.share_table"] = str(share)
     for mno in mnos:
         mno_id = mno if isinstance(mno, str) else mno.mno_id
         overrides[f"ingest.mno.{mno_id}.raw_dir"] = uri_join(out, "world", "raw", mno_id)
@@ -247,6 +250,11 @@ def _pooled(per_mno: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "od_intra_share_difference_points": pick(
                 "od", "zone_2", "intra_share_difference_points"
             ),
+            "inbound_nights_nae_region": pick("tourism_inbound", "nights", "nae"),
+            "inbound_nights_total_error": pick("tourism_inbound", "nights", "total_relative_error"),
+            "inbound_visitors_nae_day": pick("tourism_inbound", "visitors", "nae"),
+            "outbound_trips_nae_country": pick("tourism_outbound", "trips", "nae"),
+            "outbound_trips_total_error": pick("tourism_outbound", "trips", "total_relative_error"),
         }
     return pooled
 
@@ -301,6 +309,7 @@ def run_demo(
     from rmf_spark.slayer.device.runner import run_device
     from rmf_spark.slayer.mobility.runner import run_od
     from rmf_spark.slayer.present_population.runner import run_present_population
+    from rmf_spark.slayer.tourism.runner import run_tourism_inbound, run_tourism_outbound
     from rmf_spark.slayer.usual_environment.runner import run_usual_environment
     from rmf_spark.synth.profile import SynthProfile, load_profile
     from rmf_spark.synth.runner import generate_world
@@ -373,18 +382,27 @@ def run_demo(
             last = dt.datetime.combine(on[-1], dt.time(23))
             run_present_population(spark, cfg, mno=mno, start=start, end=last, methods=("hmm",))
     products: dict[str, dict[str, Any]] = {}
-    with stages.stage("usual_environment", f"labels, residents, OD on {len(on)} days"):
+    with stages.stage("usual_environment", f"labels, residents, OD, tourism on {len(on)} days"):
         for mno in mnos if on else []:
             ue = run_usual_environment(spark, ue_cfg, mno=mno, start=on[0], end=on[-1])
             od = run_od(spark, cfg, mno=mno, start=on[0], end=on[-1])
-            products[mno] = {"usual_environment": ue, "od": od}
+            inbound = run_tourism_inbound(spark, cfg, mno=mno, start=on[0], end=on[-1])
+            outbound = run_tourism_outbound(spark, cfg, mno=mno, start=on[0], end=on[-1])
+            products[mno] = {
+                "usual_environment": ue,
+                "od": od,
+                "tourism_inbound": inbound,
+                "tourism_outbound": outbound,
+            }
 
     def release(mno: str) -> dict[str, str]:
         """Each product of ``mno`` in ``release/<mno>/<product>/``: its manifest's path."""
         ranges = {"present_population": (start, end)}
         if mno in products:  # the products of the device days
             last = dt.datetime.combine(on[-1], dt.time(23))
-            ranges |= {"residents": (start, last), "od": (start, last)}
+            ranges |= dict.fromkeys(
+                ("residents", "od", "tourism_inbound", "tourism_outbound"), (start, last)
+            )
         return {
             name: str(
                 run_release(

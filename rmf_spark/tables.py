@@ -454,6 +454,13 @@ RELEASED_RESIDENTS = TableSpec(
 )
 #: OD cells and their margins (``_T``) per day and time band, as released
 RELEASED_OD_MATRIX = _by_date("release", "od_matrix", released_schema(OD.OD_SCHEMA), _RELEASE, _DAY)
+#: inbound and outbound tourism indicators per day, country and area, as released
+RELEASED_INBOUND_TOURISM = _by_date(
+    "release", "inbound_tourism", released_schema(TO.INBOUND_TOURISM_SCHEMA), _RELEASE, _DAY
+)
+RELEASED_OUTBOUND_TOURISM = _by_date(
+    "release", "outbound_tourism", released_schema(TO.OUTBOUND_TOURISM_SCHEMA), _RELEASE, _DAY
+)
 
 #: every table, by id (``layer/name``)
 CATALOG: dict[str, TableSpec] = {
@@ -504,6 +511,8 @@ CATALOG: dict[str, TableSpec] = {
         RELEASED_PRESENT_POPULATION,
         RELEASED_RESIDENTS,
         RELEASED_OD_MATRIX,
+        RELEASED_INBOUND_TOURISM,
+        RELEASED_OUTBOUND_TOURISM,
     )
 }
 
@@ -577,6 +586,22 @@ PRODUCTS: dict[str, Product] = {
         group_columns=(C.DATE, TR.TIME_BAND),
         value_columns=(OD.TRIPS, OD.PERSON_TRIPS),
         flows=True,
+    ),
+    "tourism_inbound": Product(
+        name="tourism_inbound",
+        estimates=INBOUND_TOURISM,
+        released=RELEASED_INBOUND_TOURISM,
+        time_column=C.DATE,
+        method_column=None,
+        group_columns=(C.DATE, TO.COUNTRY_OF_ORIGIN, TO.INDICATOR),
+    ),
+    "tourism_outbound": Product(
+        name="tourism_outbound",
+        estimates=OUTBOUND_TOURISM,
+        released=RELEASED_OUTBOUND_TOURISM,
+        time_column=C.DATE,
+        method_column=None,
+        group_columns=(C.DATE, TO.COUNTRY_OF_DESTINATION, TO.INDICATOR),
     ),
 }
 

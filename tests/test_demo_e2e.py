@@ -63,12 +63,19 @@ def test_demo_with_the_device_stage_reports_hmm_and_device_accuracy(tiny_demo_de
         assert ue["residents"]["devices"] == pytest.approx(ue["devices"]["labelled"])
         assert "model" in ue["calibration"], mno  # the demo's world carries a register
         assert products["od"]["trips"] >= 0
+        assert products["tourism_inbound"]["visits"] >= 0
     fusion = on_disk["accuracy"]["fusion"]
     assert set(fusion) >= {"naive_sum", "deduplicated", "calibrated"}
     assert fusion["calibrated"]["zones"] > 0 and fusion["calibrated"]["nae"] is not None
     assert Path(on_disk["fusion"]["manifest"]).is_file()
     for mno, releases in on_disk["release_manifests"].items():
-        assert set(releases) == {"present_population", "residents", "od"}, mno
+        assert set(releases) == {
+            "present_population",
+            "residents",
+            "od",
+            "tourism_inbound",
+            "tourism_outbound",
+        }, mno
         assert all(Path(p).is_file() for p in releases.values())
     pooled = on_disk["accuracy"]["products"]
     assert 0 < pooled["labelled_share"] <= 1

@@ -159,9 +159,13 @@ def run_evaluate_products(
         ``home_work`` (:func:`~.usual_environment_accuracy.home_work_accuracy`), ``residents``
         (:func:`~.usual_environment_accuracy.residents_accuracy` against the residents of the
         period, migrants at their home of most days), ``od``
-        (:func:`~.od_accuracy.od_accuracy`); a product not computed is left out.
+        (:func:`~.od_accuracy.od_accuracy`), ``tourism_inbound``
+        (:func:`~.tourism_accuracy.inbound_accuracy`) and ``tourism_outbound``
+        (:func:`~.tourism_accuracy.outbound_accuracy`), when the world has their truth; a
+        product not computed is left out.
     """
     from rmf_spark.evaluate.od_accuracy import od_accuracy
+    from rmf_spark.evaluate.tourism_accuracy import inbound_accuracy, outbound_accuracy
     from rmf_spark.evaluate.usual_environment_accuracy import (
         home_work_accuracy,
         period_residents,
@@ -200,6 +204,27 @@ def run_evaluate_products(
                 f"date BETWEEN DATE'{start}' AND DATE'{end}'"
             ),
             truth_od_flows=truth["od_flows"],
+        )
+    inbound_truth = {n: lake.uri_join(truth_dir, n) for n in ("inbound_nights", "inbound_visitors")}
+    if tables.INBOUND_TOURISM.exists(spark, cfg, mno=mno) and all(
+        lake.table_exists(spark, p) for p in inbound_truth.values()
+    ):  # worlds made before the tourism truth have none
+        result["tourism_inbound"], _, _ = inbound_accuracy(
+            tables.INBOUND_TOURISM.read(spark, cfg, mno=mno).where(
+                f"date BETWEEN DATE'{start}' AND DATE'{end}'"
+            ),
+            truth_nights=lake.read_delta(spark, inbound_truth["inbound_nights"]),
+            truth_visitors=lake.read_delta(spark, inbound_truth["inbound_visitors"]),
+        )
+    outbound_truth = lake.uri_join(truth_dir, "outbound_trips")
+    if tables.OUTBOUND_TOURISM.exists(spark, cfg, mno=mno) and lake.table_exists(
+        spark, outbound_truth
+    ):
+        result["tourism_outbound"], _ = outbound_accuracy(
+            tables.OUTBOUND_TOURISM.read(spark, cfg, mno=mno),
+            truth_trips=lake.read_delta(spark, outbound_truth),
+            start=start,
+            end=end,
         )
     return result
 

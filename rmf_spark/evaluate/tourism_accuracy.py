@@ -1,4 +1,4 @@
-"""Accuracy of inbound tourism against the synthetic truth (issue 18).
+"""Accuracy of inbound and outbound tourism against the synthetic truth (issue 18).
 
 Notes
 -----
@@ -22,6 +22,7 @@ and visitors per day, within 10 % of the truth.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from pyspark.sql import DataFrame
@@ -31,14 +32,16 @@ from rmf_spark.clayer.schemas import DATE, ZONE_ID, ZONE_LEVEL
 from rmf_spark.evaluate.accuracy import TRUTH
 from rmf_spark.slayer.aggregate.schemas import AREA_ID, LEVEL, POPULATION, zone_level_name
 from rmf_spark.slayer.tourism.schemas import (
+    COUNTRY_OF_DESTINATION,
     COUNTRY_OF_ORIGIN,
     INDICATOR,
     LEVEL_TERRITORY,
     NIGHTS,
+    TRIPS,
     VISITORS,
 )
 
-__all__ = ["inbound_accuracy"]
+__all__ = ["inbound_accuracy", "outbound_accuracy"]
 
 ESTIMATE = "estimate"
 RELATIVE_ERROR = "relative_error"
@@ -164,3 +167,65 @@ def inbound_accuracy(
         night_cells,
         visitor_cells,
     )
+
+
+def outbound_accuracy(
+    outbound: DataFrame,
+    *,
+    truth_trips: DataFrame,
+    start: dt.date,
+    end: dt.date,
+    value_col: str = POPULATION,
+) -> tuple[dict[str, Any], DataFrame]:
+    """Relative error of the trips abroad per destination country against the truth.
+
+    A trip is counted on the day it enters its destination: the estimate sums the ``trips``
+    indicator of ``slayer/outbound_tourism`` over ``start .. end`` at the territory level; the
+    truth counts ``truth/outbound_trips`` whose ``abroad_from`` is in ``start .. end``. The
+    nights are compared the same way on the mornings ``start .. end`` (a night of date D ends
+    on the morning of D + 1; the truth's trip away from ``abroad_from`` to ``abroad_to`` holds
+    the mornings of those days).
+
+    Parameters
+    ----------
+    outbound
+        ``slayer/outbound_tourism`` (``OUTBOUND_TOURISM_SCHEMA``).
+    truth_trips
+        ``truth/outbound_trips``: ``person_id, destination_country, abroad_from, abroad_to``.
+    value_col
+        ``population`` (persons: the truth counts persons) or ``devices``.
+
+    Returns
+    -------
+    tuple
+        The summary (``value``; for ``trips`` and ``nights``: ``cells``, ``nae``,
+        ``truth_total``, ``estimate_total``, ``total_relative_error``, ``cells_within_10pct``,
+        ``cells_with_truth``, ``max_abs_relative_error``) and the trips' cells ``country,
+        estimate, truth, relative_error``.
+    """
+    value = F.coalesce(F.col(value_col).cast("double"), F.lit(0.0))
+    at = outbound.where(F.col(LEVEL) == LEVEL_TERRITORY)
+    country = F.col(COUNTRY_OF_DESTINATION).alias("country")
+    trip_cells, trips = _compare(
+        at.where((F.col(INDICATOR) == TRIPS) & F.col(DATE).between(start, end))
+        .groupBy(country)
+        .agg(F.sum(value).alias(ESTIMATE)),
+        truth_trips.where(F.col("abroad_from").between(start, end))
+        .groupBy(F.col("destination_country").alias("country"))
+        .agg(F.count("*").cast("double").alias(TRUTH)),
+        ["country"],
+    )
+    first, last = F.greatest("abroad_from", F.lit(start)), F.least("abroad_to", F.lit(end))
+    _, nights = _compare(
+        at.where(
+            (F.col(INDICATOR) == NIGHTS)
+            & F.col(DATE).between(start - dt.timedelta(days=1), end - dt.timedelta(days=1))
+        )
+        .groupBy(country)
+        .agg(F.sum(value).alias(ESTIMATE)),
+        truth_trips.where(first <= last)
+        .groupBy(F.col("destination_country").alias("country"))
+        .agg(F.sum(F.datediff(last, first) + 1).cast("double").alias(TRUTH)),
+        ["country"],
+    )
+    return {"value": value_col, TRIPS: trips, NIGHTS: nights}, trip_cells

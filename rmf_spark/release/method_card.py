@@ -65,6 +65,7 @@ _EXPANSION = "rmf_spark.slayer.aggregate.expansion"
 _DISCLOSURE = "rmf_spark.release.disclosure"
 _UE = "rmf_spark.slayer.usual_environment"
 _MOBILITY = "rmf_spark.slayer.mobility"
+_TOURISM = "rmf_spark.slayer.tourism"
 
 #: per product, per estimator (None: the product has one), how it is computed. The present
 #: population's ``hmm`` sums the device stage's posteriors; residents and OD read the device
@@ -104,6 +105,20 @@ METHODS: dict[str, dict[str | None, Method]] = {
             (f"{_MOBILITY}.trips", f"{_MOBILITY}.od", "rmf_spark.release.flows"),
             ("mobility", "present_population", "release"),
             upstream=("ingest", "convergence", "device"),
+        )
+    },
+    "tourism_inbound": {
+        None: Method(
+            (f"{_TOURISM}.nights", f"{_TOURISM}.inbound", _DISCLOSURE),
+            ("tourism", "release"),
+            upstream=("ingest", "convergence", "device"),
+        )
+    },
+    "tourism_outbound": {
+        None: Method(
+            (f"{_TOURISM}.nights", f"{_TOURISM}.outbound", _DISCLOSURE),
+            ("tourism", "present_population", "release"),
+            upstream=("ingest", "convergence", "device", "usual_environment"),
         )
     },
 }

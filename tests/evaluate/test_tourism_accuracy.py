@@ -59,3 +59,41 @@ def test_inbound_accuracy_hand_example(spark):
     assert sorted((r.date, r.relative_error) for r in visitors.collect()) == [
         (DAY, pytest.approx(-0.2)), (NEXT, 0.0),
     ]  # fmt: skip
+
+
+def test_outbound_accuracy_hand_example(spark):
+    from rmf_spark.evaluate.tourism_accuracy import outbound_accuracy
+
+    rows = [
+        (DAY, "FR", "trips", "territory", "all", 1.0, 3.0),  # FR: 3 + 2 trips against 4
+        (NEXT, "FR", "trips", "territory", "all", 1.0, 2.0),
+        (NEXT, "FR", "trips", "zone_1", "R1", 1.0, 2.0),  # a home level: ignored
+        (OTHER, "FR", "trips", "territory", "all", 9.0, 9.0),  # after the period
+        (DAY, "PT", "trips", "territory", "all", 1.0, None),  # no factor: 0 against 1
+        (DAY, "FR", "nights", "territory", "all", 2.0, 4.0),  # the night ending on NEXT
+        (DAY - dt.timedelta(days=1), "FR", "nights", "territory", "all", 1.0, 1.0),
+    ]
+    outbound = spark.createDataFrame(
+        [(d, c, i, lv, a, dev, pop, None) for d, c, i, lv, a, dev, pop in rows],
+        "date date, country_of_destination string, indicator string, level string, "
+        "area_id string, devices double, population double, expansion_factor double",
+    )
+    truth = spark.createDataFrame(
+        [
+            (1, "FR", DAY, NEXT), (2, "FR", DAY, DAY), (3, "FR", NEXT, OTHER),
+            (4, "FR", NEXT, NEXT), (5, "PT", DAY, DAY),
+            (6, "FR", DAY - dt.timedelta(days=3), DAY),  # began before: no trip, one morning
+        ],
+        "person_id long, destination_country string, abroad_from date, abroad_to date",
+    )  # fmt: skip
+    summary, cells = outbound_accuracy(outbound, truth_trips=truth, start=DAY, end=NEXT)
+    by = {r["country"]: r for r in cells.collect()}
+    assert by["FR"]["estimate"] == 5.0 and by["FR"]["truth"] == 4.0
+    assert by["FR"]["relative_error"] == pytest.approx(0.25)
+    assert by["PT"]["estimate"] == 0.0 and by["PT"]["truth"] == 1.0
+    trips = summary["trips"]
+    assert trips["truth_total"] == 5.0 and trips["estimate_total"] == 5.0
+    assert trips["nae"] == pytest.approx(2 / 5)
+    # mornings DAY..NEXT away: 2 + 1 + 1 + 1 + 1 + 1 = 7 (FR 6); estimated nights 1 + 4 = 5
+    nights = summary["nights"]
+    assert nights["truth_total"] == 7.0 and nights["estimate_total"] == 5.0
