@@ -1,6 +1,17 @@
-"""Exports of released tables: CSV (one file) and GeoParquet with area polygons (EPSG:3035)."""
+"""Exports of released tables: CSV (one file) and GeoParquet with area polygons (EPSG:3035).
+
+The GeoParquet files declare their CRS: Sedona writes ``"crs": null`` (unknown) unless the
+``geoparquet.crs`` option gives a PROJJSON, and a reader then cannot place the metres on a map
+(geopandas reads no CRS, QGIS asks). ``epsg_3035.json`` beside this module is EPSG:3035
+(ETRS89-extended / LAEA Europe) as PROJJSON, written once with ``pyproj.CRS.from_epsg(3035)
+.to_json_dict()`` (PROJ 9.5), so writing needs no PROJ at run time.
+"""
 
 from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -28,6 +39,8 @@ __all__ = [
 ]
 
 GEOMETRY = "geometry"
+#: the CRS of every geometry written (grid squares, zone polygons, flows)
+EPSG = 3035
 
 
 def _square(x: str, y: str, size_m: float) -> F.Column:
@@ -113,6 +126,14 @@ def write_csv(df: DataFrame, uri: str) -> None:
     lake.write_files(df, uri, fmt="csv", options={"header": "true"})
 
 
+@cache
+def crs_projjson() -> str:
+    """EPSG:3035 as PROJJSON (one line), the ``crs`` of the GeoParquet metadata."""
+    text = resources.files(__package__).joinpath(f"epsg_{EPSG}.json").read_text("utf-8")
+    return json.dumps(json.loads(text), separators=(",", ":"))
+
+
 def write_geoparquet(df: DataFrame, uri: str) -> None:
-    """GeoParquet (Sedona's ``geoparquet`` writer), one file in the directory ``uri``."""
-    lake.write_files(df, uri, fmt="geoparquet")
+    """GeoParquet (Sedona's ``geoparquet`` writer), one file in the directory ``uri``, its
+    geometry column's CRS declared EPSG:3035."""
+    lake.write_files(df, uri, fmt="geoparquet", options={"geoparquet.crs": crs_projjson()})

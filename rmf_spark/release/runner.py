@@ -1,4 +1,4 @@
-"""Stage runner of the release: an S-layer product -> disclosure control -> Delta, CSV, GeoParquet.
+"""Stage runner of the release: an S-layer product -> disclosure control -> Delta and exports.
 
 The only place of ``rmf_spark.release`` that reads or writes. ``rmf release`` and
 ``jobs/release.py`` call :func:`run_release`, for any product of the catalog
@@ -43,6 +43,7 @@ from rmf_spark.release.export import (
 from rmf_spark.release.flows import release_flows, zone_nesting
 from rmf_spark.release.hierarchy import build_hierarchy
 from rmf_spark.release.manifest import build_manifest, output_checksums, write_manifest
+from rmf_spark.release.sdmx import write_sdmx
 from rmf_spark.release.settings import ReleaseSettings
 from rmf_spark.slayer.aggregate.schemas import AREA_ID, LEVEL
 from rmf_spark.tables import Product
@@ -181,7 +182,9 @@ def run_release(
 
     Writes ``<mno>/release/<product>`` (Delta, the range replaced), and in ``out_dir`` (a
     local directory or a URI; default ``<mno>/release/exports/<product>_<start>_<end>`` in the
-    lake): ``<product>.csv/``, ``<product>.geoparquet/`` and ``manifest.json``.
+    lake): ``<product>.csv/``, ``<product>.geoparquet/``, ``<product>.sdmx.csv/`` with
+    ``<product>.dsd.xml`` (SDMX, :mod:`rmf_spark.release.sdmx`), ``METHOD.md`` and
+    ``manifest.json`` (each export as ``release.export_*`` says; ``docs/outputs.md``).
 
     Returns
     -------
@@ -233,6 +236,17 @@ def run_release(
         else:
             located = with_geometry(written, geometries=geoms)
         write_geoparquet(located, outputs["geoparquet"])
+    if settings.export_sdmx:
+        outputs["sdmx"] = lake.uri_join(base, f"{prod.name}.sdmx.csv")
+        outputs["sdmx_structure"] = lake.uri_join(base, f"{prod.name}.dsd.xml")
+        write_sdmx(
+            spark,
+            written,
+            product=prod,
+            agency=settings.sdmx_agency,
+            data_uri=outputs["sdmx"],
+            structure_uri=outputs["sdmx_structure"],
+        )
     by_level = written.groupBy(LEVEL).agg(
         F.count(F.lit(1)).alias("rows"),
         F.count_if(F.col(SUPPRESSION) == "primary").alias("primary"),

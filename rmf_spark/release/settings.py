@@ -23,6 +23,14 @@ class ReleaseSettings(Section):
     )
     export_csv: bool = True
     export_geoparquet: bool = True
+    export_sdmx: bool = Field(
+        True, description="SDMX-CSV 2.0 data and its SDMX-ML 3.0 data structure (docs/outputs.md)"
+    )
+    sdmx_agency: str = Field(
+        "RMF_SPARK",
+        pattern=r"^[A-Za-z][A-Za-z0-9_-]*$",
+        description="SDMX agency maintaining the export's data structures (e.g. the office's id)",
+    )
     zones_table: str | None = Field(
         None,
         description="Delta table (zone_id, wkt) giving zone polygons for GeoParquet (else none)",
