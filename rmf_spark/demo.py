@@ -98,9 +98,6 @@ def demo_config(
     if time_zone is not None:
         for section in ("usual_environment", "mobility", "tourism"):
             overrides[f"{section}.time_zone"] = time_zone
-    share = Path(out, "world", "reference", tables.INBOUND_SHARE.name)
-    if share.is_dir():  # worlds made before the tourism truth have none: persons stay null
-        overrides["tourism.inbound.share_table"] = str(share)
     for mno in mnos:
         mno_id = mno if isinstance(mno, str) else mno.mno_id
         overrides[f"ingest.mno.{mno_id}.raw_dir"] = uri_join(out, "world", "raw", mno_id)
@@ -110,6 +107,20 @@ def demo_config(
 
 
 _N_STAGES = 9
+
+
+def _with_inbound_share(cfg: RmfConfig, out: Path, *, user_overrides: dict[str, Any]) -> RmfConfig:
+    """``cfg`` expanding inbound tourism with the world's ``reference/inbound_share`` (each
+    origin's share of visitors on each MNO), when the world has one (worlds made before the
+    tourism truth do not: their inbound persons stay null) and ``--set`` gave none."""
+    from rmf_spark import tables
+
+    share = out / "world" / "reference" / tables.INBOUND_SHARE.name
+    if not share.is_dir() or "tourism.inbound.share_table" in user_overrides:
+        return cfg
+    inbound = cfg.tourism.inbound.model_copy(update={"share_table": str(share)})
+    tourism = cfg.tourism.model_copy(update={"inbound": inbound})
+    return cfg.model_copy(update={"tourism": tourism})
 
 
 def _demo_labels(cfg: RmfConfig, *, days: int, user_overrides: dict[str, Any]) -> RmfConfig:
@@ -333,6 +344,7 @@ def run_demo(
             if not (out / "world").exists():
                 (out / "world").symlink_to(Path(world_dir).resolve(), target_is_directory=True)
             manifest = json.loads((out / "world" / "synth_manifest.json").read_text())
+    cfg = _with_inbound_share(cfg, out, user_overrides=overrides or {})
     dates = [prof.start_date + dt.timedelta(days=i) for i in range(prof.n_days)]
     start = dt.datetime.combine(dates[0], dt.time(0))
     end = dt.datetime.combine(dates[-1], dt.time(23))

@@ -122,7 +122,9 @@ def test_outbound_places_travellers_at_home_when_labels_exist(spark, lake_cfg):
     assert any("usual_environment_labels not found" in f for f in unknown["fallbacks"])
     assert unknown["trips"] == 1
     assert unknown["indicators"]["nights"]["FR"]["devices"] == 2.0
-    assert unknown["indicators"]["trips"]["FR"]["population"] is None  # no home, no default
+    # no home label, no default share: the mean of the regions' factors, (2 + 4) / 2
+    assert unknown["indicators"]["trips"]["FR"]["population"] == 3.0
+    assert any("mean regional factor 3" in f for f in unknown["fallbacks"])
     labels = spark.createDataFrame(
         [(D.date(), LAST, "o_fr", "home", m3, "h_1", 0)],
         "period_start date, period_end date, device_id string, label string, tile_id long, "

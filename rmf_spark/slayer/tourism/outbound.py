@@ -28,7 +28,9 @@ its PLMN and no cell. The destination is the country of the visited PLMN's MCC
    ``nights``; at the ``territory`` level and at the home levels.
 6. *Expansion* (:func:`home_factors`): a traveller stands for ``f = sum_i w(i) f_{r(i)}``
    persons, ``f_r = 1 / s_r`` the market share's factor of the region holding home tile
-   ``i``, as residents are expanded; one without a home label takes ``default_factor``.
+   ``i``, as residents are expanded; one without a home label takes ``default_factor``
+   (the runner: ``1 / present_population.default_share``, else the mean of the regions'
+   factors, so that travellers abroad the whole period, who have no home label, still count).
 
 A period ``D1..D2`` needs the segments of ``D1 - 1 - ceil(max_trip_gap_s / 1 day) .. D2 + 1``:
 the days before tell whether a trip began before the period, the day after holds the night

@@ -40,7 +40,7 @@ from rmf_spark.buckets import device_bucket
 from rmf_spark.clayer.schemas import DATE, DEVICE_ID, TILE_ID
 from rmf_spark.config import RmfConfig
 from rmf_spark.errors import ConfigError
-from rmf_spark.slayer.aggregate.schemas import DEVICES, LEVEL, POPULATION
+from rmf_spark.slayer.aggregate.schemas import DEVICES, EXPANSION_FACTOR, LEVEL, POPULATION
 from rmf_spark.slayer.device.schemas import DEVICE_BUCKET
 from rmf_spark.slayer.inputs import read_clayer, read_market_share
 from rmf_spark.slayer.mobility.od import factors_from_market_share, tile_areas
@@ -278,6 +278,7 @@ def run_tourism_outbound(
     home_tiles, home_period = _home_tiles(spark, cfg, mno, end, fallbacks)
     areas = tile_areas(grid=t["grid"], tile_zone=t["tile_zone"], levels=s.levels)
     factors = None
+    default_factor = None if pp.default_share is None else 1.0 / pp.default_share
     try:
         region_factors = factors_from_market_share(read_market_share(spark, cfg, mno=mno))
     except ConfigError as exc:
@@ -292,6 +293,16 @@ def run_tourism_outbound(
                 factors=region_factors,
                 region_level=pp.region_level,
             )
+        if default_factor is None:
+            # a traveller abroad all period has no home label: without a configured
+            # default share, the mean of the regions' factors (rmf_spark's choice)
+            mean = region_factors.agg(F.avg(EXPANSION_FACTOR)).first()
+            if mean is not None and mean[0] is not None:
+                default_factor = float(mean[0])
+                fallbacks.append(
+                    "expansion: travellers without a home region use the mean regional factor "
+                    f"{default_factor:.4g}"
+                )
     result = compute_outbound_tourism(
         t["time_segments"].where(around),
         start=start,
@@ -299,7 +310,7 @@ def run_tourism_outbound(
         settings=s,
         homes=None if home_tiles is None else home_areas(home_tiles, areas=areas),
         factors=factors,
-        default_factor=None if pp.default_share is None else 1.0 / pp.default_share,
+        default_factor=default_factor,
     )
     meta = json.dumps(
         {"inputs": versions, "home_period": home_period, "fallbacks": fallbacks}, sort_keys=True
