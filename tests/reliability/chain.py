@@ -128,8 +128,13 @@ def _release_files(spark, cfg) -> dict[str, Any]:  # type: ignore[no-untyped-def
         return {"manifest": None}
     base = found[0].parent
     manifest = json.loads(lake.read_text(spark, str(found[0])))
-    for key in ("created_utc", "config_hash"):  # the config names its own lake root
-        manifest.pop(key)
+    # the config names its own lake root, and so do its hashes and the method card; Spark
+    # names each export's part files anew (the exports' contents are compared below)
+    for key in ("created_utc", "config_hash", "output_checksums"):
+        manifest.pop(key, None)
+    config = manifest.get("config", {})
+    config.pop("hash", None)
+    config.get("compared", {}).pop("hash", None)
     manifest["outputs"].pop("delta_version")  # a rerun adds a commit
     text = json.dumps(manifest, sort_keys=True).replace(lake.absolute(cfg.lake.root), "<lake>")
     csv = (
